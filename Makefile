@@ -1,0 +1,23 @@
+# The two commands: `make run` (the whole exchange) and `make test` (the whole suite).
+PORT ?= 8000
+export PORT
+
+.PHONY: run test setup lint bench-engine
+
+run:
+	@bash scripts/bootstrap.sh run
+	@bash scripts/demo.sh
+	@exec .venv/bin/honcho start -f Procfile -p $(PORT)
+
+test:
+	@bash scripts/bootstrap.sh test
+	.venv/bin/pytest
+
+lint:
+	@bash scripts/bootstrap.sh test
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+bench-engine:
+	@bash scripts/bootstrap.sh test
+	.venv/bin/python -m matching.engine.bench

@@ -1,0 +1,92 @@
+"""Users and API keys."""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+from collections.abc import Iterable
+
+from cryptography.fernet import Fernet
+from django.conf import settings
+from django.db import transaction
+
+from exchange_site.errors import InvalidInput
+
+from .models import ApiKey, User
+
+API_KEY_PERMISSIONS = ("read", "trade", "withdraw")
+
+
+def _fernet() -> Fernet:
+    return Fernet(settings.API_KEY_ENCRYPTION_KEY.encode())
+
+
+@transaction.atomic(durable=True)
+def user_create(
+    *, username: str, password: str | None, email: str = "", is_staff: bool = False
+) -> User:
+    """Create a user (unusable password when none is given). Commits."""
+    if User.objects.filter(username=username).exists():
+        raise InvalidInput(f"user {username!r} already exists")
+    user = User(username=username, email=email, is_staff=is_staff)
+    if password:
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    user.full_clean()
+    user.save()
+    return user
+
+
+def ip_allowlist_parse(raw: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """Parse 'a.b.c.d, net/len, ...'; raise InvalidInput on anything else."""
+    networks = []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError as exc:
+            raise InvalidInput(f"invalid IP or network {part!r}") from exc
+    return networks
+
+
+@transaction.atomic(durable=True)
+def api_key_issue(
+    *,
+    user: User,
+    permissions: Iterable[str] = ("read", "trade"),
+    label: str = "",
+    ip_allowlist: str = "",
+) -> tuple[ApiKey, str]:
+    """Create an API key; return it with its secret, which is never retrievable in plain again
+    through the UI. Commits."""
+    perms = set(permissions)
+    unknown = perms - set(API_KEY_PERMISSIONS)
+    if unknown:
+        raise InvalidInput(f"unknown permissions: {', '.join(sorted(unknown))}")
+    ip_allowlist_parse(ip_allowlist)
+    secret = secrets.token_urlsafe(48)[:64]
+    api_key = ApiKey.objects.create(
+        user=user,
+        label=label,
+        key=secrets.token_urlsafe(48)[:64],
+        secret_encrypted=_fernet().encrypt(secret.encode()),
+        can_read="read" in perms,
+        can_trade="trade" in perms,
+        can_withdraw="withdraw" in perms,
+        ip_allowlist=ip_allowlist,
+    )
+    return api_key, secret
+
+
+def api_key_secret(api_key: ApiKey) -> str:
+    """The plain secret, for HMAC verification."""
+    return _fernet().decrypt(bytes(api_key.secret_encrypted)).decode()
+
+
+@transaction.atomic(durable=True)
+def api_key_set_enabled(*, api_key: ApiKey, enabled: bool) -> ApiKey:
+    api_key.enabled = enabled
+    api_key.save(update_fields=["enabled"])
+    return api_key

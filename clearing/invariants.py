@@ -1,0 +1,100 @@
+"""The money invariants of DESIGN.md, checked against the database.
+
+Used by the tests (assert_ledger_invariants) and by the reconcile command and task.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+
+from django.apps import apps
+from django.db.models import Sum
+
+from .models import LedgerAccount, Posting
+
+Kind = LedgerAccount.Kind
+
+
+def hold_totals() -> dict[tuple[int, int], Decimal]:
+    """Sum of what should be locked per (user_id, asset_id): order holds + pending withdrawals."""
+    totals: dict[tuple[int, int], Decimal] = defaultdict(Decimal)
+    order_model = apps.get_model("orders", "Order")
+    rows = (
+        order_model.objects.filter(hold_amount__gt=0)
+        .values("user_id", "hold_asset_id")
+        .annotate(total=Sum("hold_amount"))
+    )
+    for row in rows:
+        totals[(row["user_id"], row["hold_asset_id"])] += row["total"]
+    # Pending withdrawals hold funds too, once the wallet app defines them.
+    try:
+        withdrawal_model = apps.get_model("wallet", "Withdrawal")
+    except LookupError:
+        return totals
+    for row in (
+        withdrawal_model.objects.holding()
+        .values("user_id", "asset_id")
+        .annotate(  # type: ignore[attr-defined]
+            total=Sum("hold_amount")
+        )
+    ):
+        totals[(row["user_id"], row["asset_id"])] += row["total"]
+    return totals
+
+
+def ledger_check_invariants() -> list[str]:
+    """Return a description of every broken invariant; an empty list means all hold."""
+    problems: list[str] = []
+
+    posted = dict(
+        Posting.objects.values("account_id")
+        .annotate(total=Sum("amount"))
+        .values_list("account_id", "total")
+    )
+    locked_balances: dict[tuple[int, int], Decimal] = {}
+    for account in LedgerAccount.objects.all().iterator():
+        expected = posted.get(account.id, Decimal(0))
+        if account.balance != expected:
+            problems.append(
+                f"account {account} balance {account.balance} != sum of postings {expected}"
+            )
+        if account.kind != Kind.EXTERNAL and account.balance < 0:
+            problems.append(f"account {account} is negative: {account.balance}")
+        if account.kind == Kind.LOCKED and account.user_id is not None:
+            locked_balances[(account.user_id, account.asset_id)] = account.balance
+
+    for asset_id, total in (
+        Posting.objects.values("asset_id")
+        .annotate(total=Sum("amount"))
+        .values_list("asset_id", "total")
+    ):
+        if total != 0:
+            problems.append(f"asset {asset_id}: postings sum to {total}, not 0")
+
+    unbalanced = (
+        Posting.objects.values("transaction_id", "asset_id")
+        .annotate(total=Sum("amount"))
+        .exclude(total=0)
+        .values_list("transaction_id", "asset_id", "total")
+    )
+    for txn_id, asset_id, total in unbalanced:
+        problems.append(f"transaction {txn_id} asset {asset_id}: postings sum to {total}")
+
+    holds = hold_totals()
+    for key in sorted(set(holds) | set(locked_balances)):
+        held = holds.get(key, Decimal(0))
+        locked = locked_balances.get(key, Decimal(0))
+        if held != locked:
+            problems.append(f"user {key[0]} asset {key[1]}: locked {locked} != holds {held}")
+    return problems
+
+
+def ledger_summary() -> dict[str, int]:
+    from .models import LedgerTransaction
+
+    return {
+        "accounts": LedgerAccount.objects.count(),
+        "transactions": LedgerTransaction.objects.count(),
+        "postings": Posting.objects.count(),
+    }

@@ -1,0 +1,7 @@
+from __future__ import annotations
+
+from prometheus_client import Gauge
+
+RECONCILE_PROBLEMS = Gauge(
+    "exchange_reconcile_problems", "Broken money invariants at the last reconcile"
+)

@@ -1,0 +1,166 @@
+"""The one way money moves: ledger_post. Everything else here is a caller of it."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from exchange_site.errors import InsufficientFunds, InvalidInput
+from exchange_site.money import ZERO
+
+from .models import LedgerAccount, LedgerTransaction, Posting
+
+Kind = LedgerAccount.Kind
+# (user_id or None for system, asset_id, kind)
+AccountKey = tuple[int | None, int, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    """One posting of a transaction: + credits the account, - debits it."""
+
+    user_id: int | None
+    asset_id: int
+    kind: str
+    amount: Decimal
+
+    @property
+    def account_key(self) -> AccountKey:
+        return (self.user_id, self.asset_id, self.kind)
+
+
+def _lock_order(key: AccountKey) -> tuple[int, int, str]:
+    # The one global lock order: (user id, asset, kind), system accounts (no user) first.
+    return (key[0] if key[0] is not None else -1, key[1], key[2])
+
+
+def ledger_accounts_lock(*, keys: Iterable[AccountKey]) -> dict[AccountKey, LedgerAccount]:
+    """Create missing accounts and lock all of them, in the global order. Caller's transaction."""
+    wanted = sorted(set(keys), key=_lock_order)
+    if not wanted:
+        return {}
+    LedgerAccount.objects.bulk_create(
+        [LedgerAccount(user_id=u, asset_id=a, kind=k) for u, a, k in wanted],
+        ignore_conflicts=True,
+    )
+    locked: dict[AccountKey, LedgerAccount] = {}
+    # One SELECT ... FOR UPDATE per account keeps the lock order exact (a single IN query would
+    # lock rows in whatever order the plan visits them).
+    for user_id, asset_id, kind in wanted:
+        account = (
+            LedgerAccount.objects.select_for_update()
+            .filter(user_id=user_id, asset_id=asset_id, kind=kind)
+            .get()
+        )
+        locked[(user_id, asset_id, kind)] = account
+    return locked
+
+
+def ledger_post(
+    *,
+    key: str,
+    kind: str,
+    legs: Sequence[Leg],
+    memo: str = "",
+    locked: dict[AccountKey, LedgerAccount] | None = None,
+) -> tuple[LedgerTransaction, bool]:
+    """Apply one balanced transaction; return (transaction, created).
+
+    Runs inside the caller's transaction (opens none of its own beyond a savepoint). Locks the
+    accounts involved in the global order (or uses `locked`, already locked by the caller),
+    returns the existing transaction untouched when `key` was applied before, and raises
+    InsufficientFunds, rolling back nothing but what it would have written, when a user
+    account would go negative.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("ledger_post must run inside a transaction")
+    totals: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    for leg in legs:
+        if leg.amount == 0:
+            raise InvalidInput(f"ledger leg with zero amount in {key}")
+        totals[leg.asset_id] += leg.amount
+    if any(total != 0 for total in totals.values()):
+        raise InvalidInput(f"ledger transaction {key} does not balance: {dict(totals)}")
+
+    keys = [leg.account_key for leg in legs]
+    if locked is None or any(k not in locked for k in keys):
+        locked = {**(locked or {}), **ledger_accounts_lock(keys=keys)}
+
+    existing = LedgerTransaction.objects.filter(key=key).first()
+    if existing is not None:
+        return existing, False
+
+    deltas: dict[AccountKey, Decimal] = defaultdict(lambda: ZERO)
+    for leg in legs:
+        deltas[leg.account_key] += leg.amount
+    for account_key, delta in deltas.items():
+        account = locked[account_key]
+        if account.kind != Kind.EXTERNAL and account.balance + delta < 0:
+            raise InsufficientFunds()
+
+    try:
+        with transaction.atomic():
+            txn = LedgerTransaction.objects.create(key=key, kind=kind, memo=memo)
+    except IntegrityError:
+        # Lost a race on the key: the other writer holds or held our account locks, so by now
+        # its transaction is visible; it applied the money.
+        return LedgerTransaction.objects.get(key=key), False
+    Posting.objects.bulk_create(
+        [
+            Posting(
+                transaction=txn,
+                account=locked[leg.account_key],
+                asset_id=leg.asset_id,
+                amount=leg.amount,
+            )
+            for leg in legs
+        ]
+    )
+    for account_key, delta in deltas.items():
+        if delta == 0:
+            continue
+        account = locked[account_key]
+        LedgerAccount.objects.filter(pk=account.pk).update(balance=F("balance") + delta)
+        account.balance += delta
+    return txn, True
+
+
+@transaction.atomic(durable=True)
+def balance_credit_external(*, user_id: int, asset_id: int, amount: Decimal, ref: str) -> bool:
+    """Credit a user's available balance from the EXTERNAL account, once per `ref`.
+
+    Locks the two accounts; commits; enqueues nothing. Returns False when `ref` was applied before.
+    """
+    if amount <= 0:
+        raise InvalidInput("amount must be positive")
+    _, created = ledger_post(
+        key=f"deposit:{ref}",
+        kind="deposit",
+        legs=[
+            Leg(None, asset_id, Kind.EXTERNAL, -amount),
+            Leg(user_id, asset_id, Kind.AVAILABLE, amount),
+        ],
+        memo=f"credit {ref}",
+    )
+    return created
+
+
+def funds_lock_legs(*, user_id: int, asset_id: int, amount: Decimal) -> list[Leg]:
+    """Legs moving `amount` from available to locked."""
+    return [
+        Leg(user_id, asset_id, Kind.AVAILABLE, -amount),
+        Leg(user_id, asset_id, Kind.LOCKED, amount),
+    ]
+
+
+def funds_release_legs(*, user_id: int, asset_id: int, amount: Decimal) -> list[Leg]:
+    """Legs moving `amount` from locked back to available."""
+    return [
+        Leg(user_id, asset_id, Kind.LOCKED, -amount),
+        Leg(user_id, asset_id, Kind.AVAILABLE, amount),
+    ]

@@ -1,0 +1,152 @@
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+
+import pytest
+from django.db import connection, transaction
+
+from clearing.invariants import ledger_check_invariants
+from clearing.models import LedgerAccount, LedgerTransaction, Posting
+from clearing.selectors import balance_get
+from clearing.services import Leg, balance_credit_external, funds_lock_legs, ledger_post
+from clearing.testing import assert_ledger_invariants
+from clearing.tests.factories import AssetFactory, UserFactory
+from exchange_site.errors import InsufficientFunds, InvalidInput
+
+Kind = LedgerAccount.Kind
+pytestmark = pytest.mark.django_db
+
+
+def test_credit_moves_money_from_external_and_balances():
+    user, usdt = UserFactory(), AssetFactory(code="USDT")
+    assert balance_credit_external(
+        user_id=user.id, asset_id=usdt.id, amount=Decimal("100.5"), ref="r1"
+    )
+    assert balance_get(user_id=user.id, asset_id=usdt.id).available == Decimal("100.5")
+    external = LedgerAccount.objects.get(user=None, asset=usdt, kind=Kind.EXTERNAL)
+    assert external.balance == Decimal("-100.5")
+    assert_ledger_invariants()
+
+
+def test_same_business_key_applies_once():
+    user, usdt = UserFactory(), AssetFactory(code="USDT")
+    assert balance_credit_external(user_id=user.id, asset_id=usdt.id, amount=Decimal(7), ref="dup")
+    assert not balance_credit_external(
+        user_id=user.id, asset_id=usdt.id, amount=Decimal(7), ref="dup"
+    )
+    assert balance_get(user_id=user.id, asset_id=usdt.id).available == Decimal(7)
+    assert LedgerTransaction.objects.filter(key="deposit:dup").count() == 1
+    assert Posting.objects.count() == 2
+    assert_ledger_invariants()
+
+
+def test_unbalanced_transaction_is_refused_and_writes_nothing():
+    user, usdt = UserFactory(), AssetFactory(code="USDT")
+    with pytest.raises(InvalidInput), transaction.atomic():
+        ledger_post(
+            key="bad", kind="test", legs=[Leg(user.id, usdt.id, Kind.AVAILABLE, Decimal(1))]
+        )
+    assert not LedgerTransaction.objects.exists()
+    assert_ledger_invariants()
+
+
+def test_overdraft_is_refused_and_changes_nothing():
+    user, usdt = UserFactory(), AssetFactory(code="USDT")
+    balance_credit_external(user_id=user.id, asset_id=usdt.id, amount=Decimal(10), ref="seed")
+    with pytest.raises(InsufficientFunds), transaction.atomic():
+        ledger_post(
+            key="lock-too-much",
+            kind="test",
+            legs=funds_lock_legs(user_id=user.id, asset_id=usdt.id, amount=Decimal("10.01")),
+        )
+    balance = balance_get(user_id=user.id, asset_id=usdt.id)
+    assert (balance.available, balance.locked) == (Decimal(10), Decimal(0))
+    assert not LedgerTransaction.objects.filter(key="lock-too-much").exists()
+    assert_ledger_invariants()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ledger_post_refuses_to_run_outside_a_transaction():
+    user, usdt = UserFactory(), AssetFactory(code="USDT")
+    legs = [
+        Leg(None, usdt.id, Kind.EXTERNAL, Decimal(-1)),
+        Leg(user.id, usdt.id, Kind.AVAILABLE, Decimal(1)),
+    ]
+    with pytest.raises(RuntimeError, match="inside a transaction"):
+        ledger_post(key="k", kind="t", legs=legs)
+    assert not LedgerTransaction.objects.exists()
+
+
+def test_checker_catches_a_hand_broken_balance():
+    user, usdt = UserFactory(), AssetFactory(code="USDT")
+    balance_credit_external(user_id=user.id, asset_id=usdt.id, amount=Decimal(5), ref="seed")
+    assert ledger_check_invariants() == []
+    LedgerAccount.objects.filter(user=user, kind=Kind.AVAILABLE).update(balance=Decimal(6))
+    problems = ledger_check_invariants()
+    assert any("sum of postings" in p for p in problems), problems
+
+
+def test_checker_catches_locked_funds_without_a_hold():
+    user, usdt = UserFactory(), AssetFactory(code="USDT")
+    balance_credit_external(user_id=user.id, asset_id=usdt.id, amount=Decimal(5), ref="seed")
+    with transaction.atomic():
+        ledger_post(
+            key="orphan-lock",
+            kind="test",
+            legs=funds_lock_legs(user_id=user.id, asset_id=usdt.id, amount=Decimal(2)),
+        )
+    problems = ledger_check_invariants()
+    assert any("locked 2" in p and "holds 0" in p for p in problems), problems
+
+
+def test_checker_catches_a_posting_that_does_not_sum_to_zero():
+    user, usdt = UserFactory(), AssetFactory(code="USDT")
+    balance_credit_external(user_id=user.id, asset_id=usdt.id, amount=Decimal(5), ref="seed")
+    posting = Posting.objects.filter(amount__gt=0).get()
+    Posting.objects.filter(pk=posting.pk).update(amount=Decimal(4))
+    problems = ledger_check_invariants()
+    assert any("postings sum to" in p for p in problems), problems
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_withdrawals_from_one_balance_never_overdraw():
+    """N threads, each on its own connection, move money out of one balance at once."""
+    alice, bob, usdt = UserFactory(), UserFactory(), AssetFactory(code="USDT")
+    balance_credit_external(user_id=alice.id, asset_id=usdt.id, amount=Decimal(100), ref="seed")
+    n_threads, per_thread, amount = 8, 10, Decimal(3)  # asks for 240 out of 100
+    ok, refused = [], []
+    barrier = threading.Barrier(n_threads)
+
+    def work(t: int) -> None:
+        barrier.wait()
+        try:
+            for i in range(per_thread):
+                try:
+                    with transaction.atomic(durable=True):
+                        ledger_post(
+                            key=f"move:{t}:{i}",
+                            kind="transfer",
+                            legs=[
+                                Leg(alice.id, usdt.id, Kind.AVAILABLE, -amount),
+                                Leg(bob.id, usdt.id, Kind.AVAILABLE, amount),
+                            ],
+                        )
+                    ok.append(1)
+                except InsufficientFunds:
+                    refused.append(1)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(n_threads)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(ok) == 33  # floor(100 / 3)
+    assert len(refused) == n_threads * per_thread - 33
+    a = balance_get(user_id=alice.id, asset_id=usdt.id).available
+    b = balance_get(user_id=bob.id, asset_id=usdt.id).available
+    assert a == Decimal(1) and b == Decimal(99)
+    assert_ledger_invariants()

@@ -1,0 +1,15 @@
+"""Channels: the Redis channel layer (delivery across processes is real, also in tests)."""
+
+from __future__ import annotations
+
+from .env import env
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {
+            "hosts": [env("REDIS_URL", "redis://127.0.0.1:6379/0")],
+            "prefix": "chan",
+        },
+    }
+}

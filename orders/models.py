@@ -1,0 +1,189 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from exchange_site.money import AmountField
+
+
+class Market(models.Model):
+    """A spot market BASEQUOTE with its filters, fees and trading state."""
+
+    class Status(models.TextChoices):
+        TRADING = "TRADING"
+        CANCEL_ONLY = "CANCEL_ONLY"
+        HALT = "HALT"
+
+    symbol = models.CharField(max_length=32, unique=True)
+    base = models.ForeignKey("wallet.Asset", on_delete=models.PROTECT, related_name="+")
+    quote = models.ForeignKey("wallet.Asset", on_delete=models.PROTECT, related_name="+")
+    tick_size = AmountField()
+    step_size = AmountField()
+    min_price = AmountField()
+    max_price = AmountField()
+    min_qty = AmountField()
+    max_qty = AmountField()
+    min_notional = AmountField()
+    max_notional = AmountField()
+    # Fee rates as fractions (0.001 = 0.1 %).
+    maker_fee = AmountField()
+    taker_fee = AmountField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.TRADING)
+    # Price band: a limit price may differ from the reference price by at most this percentage
+    # (0 disables the band).
+    price_band_pct = AmountField(default=0)
+    # Matcher shard that owns this market's stream.
+    shard = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("symbol",)
+        constraints = [
+            models.CheckConstraint(condition=models.Q(tick_size__gt=0), name="market_tick_gt_0"),
+            models.CheckConstraint(condition=models.Q(step_size__gt=0), name="market_step_gt_0"),
+            models.CheckConstraint(
+                condition=models.Q(
+                    maker_fee__gte=0, taker_fee__gte=0, maker_fee__lt=1, taker_fee__lt=1
+                ),
+                name="market_fee_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.symbol
+
+
+OPEN_STATUSES = ("PENDING_NEW", "NEW", "PARTIALLY_FILLED")
+
+
+class Order(models.Model):
+    """An order from acceptance to its final state. After acceptance only the matcher writes it."""
+
+    class Side(models.TextChoices):
+        BUY = "BUY"
+        SELL = "SELL"
+
+    class Type(models.TextChoices):
+        LIMIT = "LIMIT"
+        LIMIT_MAKER = "LIMIT_MAKER"
+        MARKET = "MARKET"
+        STOP_LOSS = "STOP_LOSS"
+        STOP_LOSS_LIMIT = "STOP_LOSS_LIMIT"
+        TAKE_PROFIT = "TAKE_PROFIT"
+        TAKE_PROFIT_LIMIT = "TAKE_PROFIT_LIMIT"
+
+    class TimeInForce(models.TextChoices):
+        GTC = "GTC"
+        IOC = "IOC"
+        FOK = "FOK"
+
+    class Status(models.TextChoices):
+        PENDING_NEW = "PENDING_NEW"  # accepted by the web, not yet applied by the matcher
+        NEW = "NEW"
+        PARTIALLY_FILLED = "PARTIALLY_FILLED"
+        FILLED = "FILLED"
+        CANCELED = "CANCELED"
+        EXPIRED = "EXPIRED"
+        EXPIRED_IN_MATCH = "EXPIRED_IN_MATCH"
+        REJECTED = "REJECTED"
+
+    class STP(models.TextChoices):
+        NONE = "NONE"
+        EXPIRE_TAKER = "EXPIRE_TAKER"
+        EXPIRE_MAKER = "EXPIRE_MAKER"
+        EXPIRE_BOTH = "EXPIRE_BOTH"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders"
+    )
+    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="orders")
+    client_order_id = models.CharField(max_length=36)
+    side = models.CharField(max_length=4, choices=Side.choices)
+    type = models.CharField(max_length=20, choices=Type.choices)
+    time_in_force = models.CharField(max_length=3, choices=TimeInForce.choices, blank=True)
+    price = AmountField(null=True, blank=True)
+    stop_price = AmountField(null=True, blank=True)
+    quantity = AmountField(null=True, blank=True)  # original base quantity
+    quote_order_qty = AmountField(null=True, blank=True)
+    stp_mode = models.CharField(max_length=16, choices=STP.choices, default=STP.NONE)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING_NEW)
+    executed_qty = AmountField(default=0)
+    cumulative_quote_qty = AmountField(default=0)
+    # The funds still locked for this order (in hold_asset). Placement locks it; settlement
+    # consumes it trade by trade and releases the rest once the order is done and settled.
+    # Invariant: a user's locked balance = sum of hold_amount over their orders (+ withdrawals).
+    hold_asset = models.ForeignKey("wallet.Asset", on_delete=models.PROTECT, related_name="+")
+    hold_amount = AmountField(default=0)
+    is_working = models.BooleanField(default=False)  # on the book (false for pending stops)
+    # Engine sequence numbers: acceptance, and current queue priority (changes on amend/trigger).
+    accepted_seq = models.BigIntegerField(null=True, blank=True)
+    priority_seq = models.BigIntegerField(null=True, blank=True)
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    reject_reason = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    working_at = models.DateTimeField(null=True, blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+    # Set by settlement once the order is done, all its trades are settled and the rest released.
+    released_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=("user", "client_order_id"),
+                condition=models.Q(status__in=OPEN_STATUSES),
+                name="order_client_id_unique_open",
+            ),
+            models.CheckConstraint(condition=models.Q(hold_amount__gte=0), name="order_hold_gte_0"),
+            models.CheckConstraint(
+                condition=models.Q(executed_qty__gte=0), name="order_exec_gte_0"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=("market", "status"), name="order_market_status"),
+            models.Index(fields=("user", "market", "id"), name="order_user_market"),
+            models.Index(
+                fields=("market",),
+                condition=models.Q(hold_amount__gt=0, released_at__isnull=True),
+                name="order_unreleased",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.id} {self.market_id} {self.side} {self.type} {self.status}"
+
+
+class Trade(models.Model):
+    """One match between a maker and a taker, written by the matcher, settled by clearing."""
+
+    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="trades")
+    seq = models.BigIntegerField()  # the engine's per-market event sequence number
+    maker_order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="+")
+    taker_order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="+")
+    buyer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    seller = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    price = AmountField()
+    qty = AmountField()
+    quote_qty = AmountField()
+    is_buyer_maker = models.BooleanField()
+    # Fees, each charged in the asset its payer receives (buyer: base, seller: quote).
+    buyer_fee = AmountField()
+    seller_fee = AmountField()
+    created_at = models.DateTimeField()
+    settled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=("market", "seq"), name="trade_market_seq_unique"),
+        ]
+        indexes = [
+            models.Index(fields=("market", "id"), name="trade_market_id"),
+            models.Index(
+                fields=("market", "seq"),
+                condition=models.Q(settled_at__isnull=True),
+                name="trade_unsettled",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.market_id}#{self.seq} {self.qty}@{self.price}"

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Demo data for `make run`, made with the operator commands; idempotent.
+# Credentials are generated once into .demo-credentials.json (git-ignored) and printed each run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+M=".venv/bin/python manage.py"
+CREDS=.demo-credentials.json
+
+$M create_market BTCUSDT --base BTC --quote USDT --tick 0.01 --step 0.00001 --min-qty 0.00001 \
+  --min-notional 5 --maker-fee 0.001 --taker-fee 0.001 --price-band-pct 10 --if-missing >/dev/null
+$M create_market ETHUSDT --base ETH --quote USDT --tick 0.01 --step 0.0001 --min-qty 0.0001 \
+  --min-notional 5 --maker-fee 0.001 --taker-fee 0.001 --price-band-pct 10 --if-missing >/dev/null
+
+if [ ! -f "$CREDS" ]; then
+  pw() { .venv/bin/python -c "import secrets; print(secrets.token_urlsafe(12))"; }
+  OP_PW=$(pw); A_PW=$(pw); B_PW=$(pw)
+  if ! $M shell -c "from accounts.models import User; import sys; sys.exit(0 if User.objects.filter(username='operator').exists() else 1)"; then
+    DJANGO_SUPERUSER_PASSWORD="$OP_PW" $M createsuperuser --noinput --username operator --email operator@example.com
+  else
+    $M shell -c "from accounts.models import User; u=User.objects.get(username='operator'); u.set_password('$OP_PW'); u.save()"
+  fi
+  for who in alice:$A_PW bob:$B_PW; do
+    name=${who%%:*}; pass=${who#*:}
+    $M create_trader "$name" --password "$pass" --if-missing >/dev/null
+    $M shell -c "from accounts.models import User; u=User.objects.get(username='$name'); u.set_password('$pass'); u.save()"
+  done
+  A_KEY=$($M issue_api_key alice --permissions read,trade --label demo)
+  B_KEY=$($M issue_api_key bob --permissions read,trade --label demo)
+  .venv/bin/python - "$OP_PW" "$A_PW" "$B_PW" "$A_KEY" "$B_KEY" > "$CREDS" <<'PY'
+import json, sys
+op, a, b, ak, bk = sys.argv[1:]
+print(json.dumps({
+    "operator": {"username": "operator", "password": op},
+    "alice": {"username": "alice", "password": a, **json.loads(ak)},
+    "bob": {"username": "bob", "password": b, **json.loads(bk)},
+}, indent=2))
+PY
+  chmod 600 "$CREDS"
+fi
+
+for name in alice bob; do
+  $M credit "$name" USDT 100000 --ref "demo-$name-usdt" >/dev/null
+  $M credit "$name" BTC 2 --ref "demo-$name-btc" >/dev/null
+  $M credit "$name" ETH 50 --ref "demo-$name-eth" >/dev/null
+done
+
+PORT="${PORT:-8000}" .venv/bin/python - <<'PY'
+import json, os
+c = json.load(open(".demo-credentials.json"))
+port = os.environ["PORT"]
+print(f"""
+  Exchange running at      http://127.0.0.1:{port}/
+  Back office (admin)      http://127.0.0.1:{port}/admin/   user {c['operator']['username']} / {c['operator']['password']}
+  Trader UI                http://127.0.0.1:{port}/         alice / {c['alice']['password']}   bob / {c['bob']['password']}
+  REST API                 http://127.0.0.1:{port}/api/v3/
+  alice API key            {c['alice']['api_key']}
+  alice API secret         {c['alice']['secret']}
+  bob API key              {c['bob']['api_key']}
+  bob API secret           {c['bob']['secret']}
+  (all of it is in .demo-credentials.json; Ctrl-C stops every process)
+""")
+PY
