@@ -5,42 +5,24 @@ Used by the tests (assert_ledger_invariants) and by the reconcile command and ta
 
 from __future__ import annotations
 
-from collections import defaultdict
 from decimal import Decimal
 
-from django.apps import apps
 from django.db.models import Sum
 
-from .models import LedgerAccount, Posting
+from .models import Hold, LedgerAccount, Posting
 
 Kind = LedgerAccount.Kind
 
 
 def hold_totals() -> dict[tuple[int, int], Decimal]:
-    """Sum of what should be locked per (user_id, asset_id): order holds + pending withdrawals."""
-    totals: dict[tuple[int, int], Decimal] = defaultdict(Decimal)
-    order_model = apps.get_model("orders", "Order")
+    """Sum of what should be locked per (user_id, asset_id): every hold still holding funds."""
     rows = (
-        order_model.objects.filter(hold_amount__gt=0)
-        .values("user_id", "hold_asset_id")
-        .annotate(total=Sum("hold_amount"))
-    )
-    for row in rows:
-        totals[(row["user_id"], row["hold_asset_id"])] += row["total"]
-    # Pending withdrawals hold funds too, once the wallet app defines them.
-    try:
-        withdrawal_model = apps.get_model("wallet", "Withdrawal")
-    except LookupError:
-        return totals
-    for row in (
-        withdrawal_model.objects.holding()
+        Hold.objects.filter(amount__gt=0)
         .values("user_id", "asset_id")
-        .annotate(  # type: ignore[attr-defined]
-            total=Sum("hold_amount")
-        )
-    ):
-        totals[(row["user_id"], row["asset_id"])] += row["total"]
-    return totals
+        .annotate(total=Sum("amount"))
+        .values_list("user_id", "asset_id", "total")
+    )
+    return {(user_id, asset_id): total for user_id, asset_id, total in rows}
 
 
 def ledger_check_invariants() -> list[str]:

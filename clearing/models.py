@@ -50,6 +50,39 @@ class LedgerAccount(models.Model):
         return f"{owner}/{self.asset_id}/{self.kind}"
 
 
+class Hold(models.Model):
+    """Funds locked for one purpose: an order ("order:<id>") or a withdrawal ("withdrawal:<id>").
+
+    Invariant: a user's LOCKED balance in an asset = the sum of `amount` over their holds in it.
+    Placement creates the hold with the lock; settlement consumes it trade by trade and releases
+    what is left once the order is done and its trades are settled.
+    """
+
+    key = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    asset = models.ForeignKey("wallet.Asset", on_delete=models.PROTECT, related_name="+")
+    order = models.OneToOneField(
+        "orders.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="hold"
+    )
+    amount = AmountField()  # still locked
+    original_amount = AmountField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    released_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gte=0), name="hold_amount_gte_0"),
+        ]
+        indexes = [
+            models.Index(
+                fields=("asset",), condition=models.Q(released_at__isnull=True), name="hold_open"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.amount}"
+
+
 class LedgerTransaction(models.Model):
     # Business key, e.g. "trade:BTCUSDT:42", "deposit:<ref>", "order:17:lock". The unique
     # constraint is what makes a retried operation apply once.

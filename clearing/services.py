@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 
 from exchange_site.errors import InsufficientFunds, InvalidInput
 from exchange_site.money import ZERO
@@ -44,21 +44,32 @@ def ledger_accounts_lock(*, keys: Iterable[AccountKey]) -> dict[AccountKey, Ledg
     wanted = sorted(set(keys), key=_lock_order)
     if not wanted:
         return {}
-    LedgerAccount.objects.bulk_create(
-        [LedgerAccount(user_id=u, asset_id=a, kind=k) for u, a, k in wanted],
-        ignore_conflicts=True,
-    )
-    locked: dict[AccountKey, LedgerAccount] = {}
-    # One SELECT ... FOR UPDATE per account keeps the lock order exact (a single IN query would
-    # lock rows in whatever order the plan visits them).
-    for user_id, asset_id, kind in wanted:
-        account = (
-            LedgerAccount.objects.select_for_update()
-            .filter(user_id=user_id, asset_id=asset_id, kind=kind)
-            .get()
+    locked = _select_locked(wanted)
+    if len(locked) < len(wanted):
+        LedgerAccount.objects.bulk_create(
+            [
+                LedgerAccount(user_id=u, asset_id=a, kind=k)
+                for u, a, k in wanted
+                if (u, a, k) not in locked
+            ],
+            ignore_conflicts=True,
         )
-        locked[(user_id, asset_id, kind)] = account
+        locked = _select_locked(wanted)
     return locked
+
+
+def _select_locked(wanted: list[AccountKey]) -> dict[AccountKey, LedgerAccount]:
+    # PostgreSQL locks rows as the LockRows node receives them, i.e. after the sort: ORDER BY
+    # makes one SELECT ... FOR UPDATE take the locks in the global order.
+    cond = Q()
+    for user_id, asset_id, kind in wanted:
+        cond |= Q(user_id=user_id, asset_id=asset_id, kind=kind)
+    rows = (
+        LedgerAccount.objects.select_for_update()
+        .filter(cond)
+        .order_by(F("user_id").asc(nulls_first=True), "asset_id", "kind")
+    )
+    return {(a.user_id, a.asset_id, a.kind): a for a in rows}
 
 
 def ledger_post(
@@ -68,12 +79,14 @@ def ledger_post(
     legs: Sequence[Leg],
     memo: str = "",
     locked: dict[AccountKey, LedgerAccount] | None = None,
+    new_key: bool = False,
 ) -> tuple[LedgerTransaction, bool]:
     """Apply one balanced transaction; return (transaction, created).
 
     Runs inside the caller's transaction (opens none of its own beyond a savepoint). Locks the
     accounts involved in the global order (or uses `locked`, already locked by the caller),
-    returns the existing transaction untouched when `key` was applied before, and raises
+    returns the existing transaction untouched when `key` was applied before (the look-up is
+    skipped with new_key=True, for keys made from a row inserted by this transaction), and raises
     InsufficientFunds, rolling back nothing but what it would have written, when a user
     account would go negative.
     """
@@ -91,9 +104,10 @@ def ledger_post(
     if locked is None or any(k not in locked for k in keys):
         locked = {**(locked or {}), **ledger_accounts_lock(keys=keys)}
 
-    existing = LedgerTransaction.objects.filter(key=key).first()
-    if existing is not None:
-        return existing, False
+    if not new_key:
+        existing = LedgerTransaction.objects.filter(key=key).first()
+        if existing is not None:
+            return existing, False
 
     deltas: dict[AccountKey, Decimal] = defaultdict(lambda: ZERO)
     for leg in legs:
@@ -103,13 +117,16 @@ def ledger_post(
         if account.kind != Kind.EXTERNAL and account.balance + delta < 0:
             raise InsufficientFunds()
 
-    try:
-        with transaction.atomic():
-            txn = LedgerTransaction.objects.create(key=key, kind=kind, memo=memo)
-    except IntegrityError:
-        # Lost a race on the key: the other writer holds or held our account locks, so by now
-        # its transaction is visible; it applied the money.
-        return LedgerTransaction.objects.get(key=key), False
+    if new_key:
+        txn = LedgerTransaction.objects.create(key=key, kind=kind, memo=memo)
+    else:
+        try:
+            with transaction.atomic():
+                txn = LedgerTransaction.objects.create(key=key, kind=kind, memo=memo)
+        except IntegrityError:
+            # Lost a race on the key: the other writer held our account locks until it
+            # committed, so its transaction is visible now; it applied the money.
+            return LedgerTransaction.objects.get(key=key), False
     Posting.objects.bulk_create(
         [
             Posting(

@@ -1,12 +1,62 @@
 from __future__ import annotations
 
+from typing import Any
+
 import structlog
 from celery import shared_task
+from django.conf import settings
+from django.db import OperationalError
+
+from exchange_site.redis import get_redis
 
 from .invariants import ledger_check_invariants
 from .metrics import RECONCILE_PROBLEMS
+from .settlement import UNSETTLED_AGE, market_settle, unsettled_markets
 
 log = structlog.get_logger(__name__)
+
+
+def _queued_key(market_id: int) -> str:
+    return f"settle:queued:{market_id}"
+
+
+def settle_market_enqueue(market_id: int) -> None:
+    """Enqueue settlement for a market unless a run is already queued (called after commit)."""
+    if get_redis().set(_queued_key(market_id), 1, nx=True, ex=30):
+        settle_market.delay(market_id)
+
+
+@shared_task(
+    bind=True,
+    name="clearing.settle_market",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    max_retries=20,
+)
+def settle_market(self: Any, market_id: int) -> int:
+    """Settle every unsettled trade and releasable hold of the market. Idempotent: a redelivered
+    or repeated run finds the work done (trades carry settled_at, ledger keys are unique)."""
+    # Clear the queued mark before reading, so a trade committed after this point enqueues
+    # a fresh run.
+    get_redis().delete(_queued_key(market_id))
+    try:
+        return market_settle(market_id=market_id)
+    except OperationalError as exc:  # deadlock victim, serialization failure, connection loss
+        raise self.retry(exc=exc, countdown=min(2**self.request.retries * 0.1, 5)) from exc
+
+
+@shared_task(name="clearing.settle_sweep", ignore_result=True)
+def settle_sweep() -> int:
+    """Re-run settlement where work waited too long (a lost or killed run); export its age and
+    alert on it."""
+    ages = unsettled_markets(older_than_s=settings.SETTLE_SWEEP_AGE_S)
+    for market_id, age in ages.items():
+        UNSETTLED_AGE.labels(str(market_id)).set(age)
+        if age > settings.SETTLEMENT_LAG_ALERT_S:
+            log.warning("settlement.lag", market_id=market_id, oldest_unsettled_s=round(age, 3))
+        settle_market.delay(market_id)
+    return len(ages)
 
 
 @shared_task(name="clearing.reconcile", ignore_result=True)

@@ -109,11 +109,8 @@ class Order(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING_NEW)
     executed_qty = AmountField(default=0)
     cumulative_quote_qty = AmountField(default=0)
-    # The funds still locked for this order (in hold_asset). Placement locks it; settlement
-    # consumes it trade by trade and releases the rest once the order is done and settled.
-    # Invariant: a user's locked balance = sum of hold_amount over their orders (+ withdrawals).
-    hold_asset = models.ForeignKey("wallet.Asset", on_delete=models.PROTECT, related_name="+")
-    hold_amount = AmountField(default=0)
+    # The funds locked for the order live in clearing.Hold (key "order:<id>"), owned by clearing,
+    # so that the matcher (writer of orders) and settlement (writer of holds) never lock one row.
     is_working = models.BooleanField(default=False)  # on the book (false for pending stops)
     # Engine sequence numbers: acceptance, and current queue priority (changes on amend/trigger).
     accepted_seq = models.BigIntegerField(null=True, blank=True)
@@ -124,8 +121,6 @@ class Order(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     working_at = models.DateTimeField(null=True, blank=True)
     done_at = models.DateTimeField(null=True, blank=True)
-    # Set by settlement once the order is done, all its trades are settled and the rest released.
-    released_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -134,7 +129,6 @@ class Order(models.Model):
                 condition=models.Q(status__in=OPEN_STATUSES),
                 name="order_client_id_unique_open",
             ),
-            models.CheckConstraint(condition=models.Q(hold_amount__gte=0), name="order_hold_gte_0"),
             models.CheckConstraint(
                 condition=models.Q(executed_qty__gte=0), name="order_exec_gte_0"
             ),
@@ -142,11 +136,6 @@ class Order(models.Model):
         indexes = [
             models.Index(fields=("market", "status"), name="order_market_status"),
             models.Index(fields=("user", "market", "id"), name="order_user_market"),
-            models.Index(
-                fields=("market",),
-                condition=models.Q(hold_amount__gt=0, released_at__isnull=True),
-                name="order_unreleased",
-            ),
         ]
 
     def __str__(self) -> str:

@@ -1,15 +1,80 @@
-"""Order-side writes: market configuration and the order path."""
+"""Order-side writes: market configuration and the order path's acceptance step.
+
+Acceptance (DESIGN.md, "The order path", step 1) is one transaction: validate the market state
+and every filter, lock the hold through the ledger, insert the order as PENDING_NEW; after
+commit, append the command to the market's Redis stream. From then on only the matcher writes
+the order's state.
+"""
 
 from __future__ import annotations
 
-from decimal import Decimal
+import secrets
+from dataclasses import dataclass
+from decimal import ROUND_UP, Decimal
+from typing import Any
 
-from django.db import transaction
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 
-from exchange_site.errors import InvalidInput
+from clearing.models import Hold, LedgerAccount
+from clearing.services import funds_lock_legs, ledger_post
+from exchange_site.errors import DomainError, InsufficientFunds, InvalidInput
+from exchange_site.redis import get_redis
+from marketdata.depthstore import depth_read, last_price_read
+from matching.engine import (
+    AmendOrder,
+    CancelAll,
+    CancelOrder,
+    CancelReplace,
+    DoneReason,
+    OrderType,
+    PlaceOrder,
+    Side,
+    STPMode,
+    TimeInForce,
+)
+from matching.engine.commands import Command
+from matching.stream import commands_enqueue
 from wallet.services import asset_get_or_create
 
-from .models import Market
+from . import units
+from .errors import (
+    DUPLICATE_ORDER,
+    MARKET_CLOSED,
+    UNKNOWN_ORDER,
+    UNSUPPORTED,
+    OrderRejected,
+    filter_failure,
+    rejected,
+    too_much_precision,
+)
+from .models import OPEN_STATUSES, Market, Order
+from .selectors import market_get
+from .verdicts import request_id_new
+
+T = Order.Type
+LIMIT_TYPES = {T.LIMIT, T.LIMIT_MAKER, T.STOP_LOSS_LIMIT, T.TAKE_PROFIT_LIMIT}
+STOP_TYPES = {T.STOP_LOSS, T.STOP_LOSS_LIMIT, T.TAKE_PROFIT, T.TAKE_PROFIT_LIMIT}
+MARKET_LIKE = {T.MARKET, T.STOP_LOSS, T.TAKE_PROFIT}
+# Margin over the visible book when estimating the hold of a market order by base quantity (or
+# of a market sell by quote amount): the book can move between acceptance and matching. The
+# engine never spends beyond the hold, so a short estimate only fills less.
+MARKET_HOLD_MARGIN = Decimal("1.05")
+# A stop-market buy is priced at its stop price plus this margin (the book at trigger time is
+# unknown); the engine caps its spending at the hold.
+STOP_MARKET_HOLD_MARGIN = Decimal("1.10")
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    """A command accepted into the stream: the order as committed and the id to wait on."""
+
+    order: Order
+    request_id: str
+
+
+# --------------------------------------------------------------------------- markets
 
 
 @transaction.atomic(durable=True)
@@ -40,14 +105,11 @@ def market_create(
         raise InvalidInput(f"market {symbol} already exists")
     min_qty = step_size if min_qty is None else min_qty
     min_price = tick_size if min_price is None else min_price
-    for name, value in {
-        "tick": tick_size,
-        "step": step_size,
-        "min-qty": min_qty,
-        "max-qty": max_qty,
-        "min-price": min_price,
-        "max-price": max_price,
-    }.items():
+    positive = {
+        "tick": tick_size, "step": step_size, "min-qty": min_qty, "max-qty": max_qty,
+        "min-price": min_price, "max-price": max_price,
+    }  # fmt: skip
+    for name, value in positive.items():
         if value <= 0:
             raise InvalidInput(f"{name} must be positive")
     if min_qty > max_qty or min_price > max_price:
@@ -63,10 +125,13 @@ def market_create(
         raise InvalidInput("price band must not be negative")
     base_asset, _ = asset_get_or_create(code=base)
     quote_asset, _ = asset_get_or_create(code=quote)
-    for size, asset in ((step_size, base_asset), (tick_size, quote_asset)):
-        if size.as_tuple().exponent < -asset.precision:  # type: ignore[operator]
+    # One engine quote unit (tick * step) must be representable in the quote asset, so that
+    # every trade's quote amount is exact in the ledger.
+    for size, asset in ((step_size, base_asset), (tick_size * step_size, quote_asset)):
+        if _decimals(size) > asset.precision:
             raise InvalidInput(
-                f"{size} has more decimals than {asset.code} precision {asset.precision}"
+                f"{size.normalize()} has more decimals than {asset.code}"
+                f" precision {asset.precision}"
             )
     return Market.objects.create(
         symbol=symbol,
@@ -84,3 +149,505 @@ def market_create(
         taker_fee=taker_fee,
         price_band_pct=price_band_pct,
     )
+
+
+def _decimals(value: Decimal) -> int:
+    exponent = value.normalize().as_tuple().exponent
+    assert isinstance(exponent, int)
+    return max(0, -exponent)
+
+
+# --------------------------------------------------------------------------- validation
+
+
+_SIDES = {"BUY": Side.BUY, "SELL": Side.SELL}
+_TYPES = {t.value: OrderType[t.value] for t in T}
+_TIFS = {"GTC": TimeInForce.GTC, "IOC": TimeInForce.IOC, "FOK": TimeInForce.FOK}
+_STPS = {s.value: STPMode[s.value] for s in Order.STP}
+
+
+@dataclass(frozen=True, slots=True)
+class _Spec:
+    """A validated order: DB field values, the hold and the engine command (without id)."""
+
+    fields: dict[str, Any]
+    hold_asset_id: int
+    hold_amount: Decimal
+    engine: dict[str, Any]
+
+
+def _missing(name: str) -> DomainError:
+    return DomainError(
+        f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.", code=-1102
+    )
+
+
+def _not_required(name: str) -> DomainError:
+    return DomainError(f"Parameter '{name}' sent when not required.", code=-1106)
+
+
+def _check_precision(value: Decimal, places: int, param: str) -> None:
+    if _decimals(value) > places:
+        raise too_much_precision(param)
+
+
+def _check_price(market: Market, price: Decimal, param: str) -> int:
+    _check_precision(price, market.quote.precision, param)
+    if not market.min_price <= price <= market.max_price:
+        raise filter_failure("PRICE_FILTER")
+    return units.to_ticks(price, market.tick_size)
+
+
+def _check_qty(market: Market, qty: Decimal) -> int:
+    _check_precision(qty, market.base.precision, "quantity")
+    if not market.min_qty <= qty <= market.max_qty:
+        raise filter_failure("LOT_SIZE")
+    return units.to_lots(qty, market.step_size)
+
+
+def _reference_price(market: Market) -> Decimal | None:
+    ticks = last_price_read(get_redis(), symbol=market.symbol)
+    return units.ticks_to_price(ticks, market.tick_size) if ticks else None
+
+
+def _walk(
+    levels: list[tuple[int, int]], market: Market, *, qty_lots: int = 0, quote: Decimal = Decimal(0)
+) -> tuple[Decimal, Decimal, bool]:
+    """Walk book levels until `qty_lots` (or `quote`) is covered: (base, quote, fully covered)."""
+    got_base, got_quote = Decimal(0), Decimal(0)
+    for price_ticks, level_lots in levels:
+        price = units.ticks_to_price(price_ticks, market.tick_size)
+        lots = level_lots
+        if qty_lots:
+            lots = min(lots, qty_lots - int(got_base / market.step_size))
+        elif quote:
+            affordable = int((quote - got_quote) // (price * market.step_size))
+            lots = min(lots, affordable + 1)
+        got_base += units.lots_to_qty(lots, market.step_size)
+        got_quote += price * units.lots_to_qty(lots, market.step_size)
+        if (qty_lots and got_base >= units.lots_to_qty(qty_lots, market.step_size)) or (
+            quote and got_quote >= quote
+        ):
+            return got_base, got_quote, True
+    return got_base, got_quote, False
+
+
+def _validate(
+    market: Market,
+    *,
+    side: str,
+    type: str,
+    time_in_force: str | None,
+    quantity: Decimal | None,
+    quote_order_qty: Decimal | None,
+    price: Decimal | None,
+    stop_price: Decimal | None,
+    stp_mode: str,
+) -> _Spec:
+    if side not in _SIDES:
+        raise DomainError("Invalid side.", code=-1117)
+    if type not in _TYPES:
+        raise DomainError("Invalid orderType.", code=-1116)
+    if stp_mode not in _STPS:
+        raise DomainError("Invalid selfTradePreventionMode.", code=-1100)
+    otype = T(type)
+    is_buy = side == "BUY"
+
+    # Shape: which parameters each type takes (syntax errors first, as the contract orders them).
+    if otype in LIMIT_TYPES:
+        if price is None:
+            raise _missing("price")
+        if quantity is None:
+            raise _missing("quantity")
+        if quote_order_qty is not None:
+            raise _not_required("quoteOrderQty")
+    elif price is not None:
+        raise _not_required("price")
+    if otype in STOP_TYPES:
+        if stop_price is None:
+            raise _missing("stopPrice")
+    elif stop_price is not None:
+        raise _not_required("stopPrice")
+    if otype == T.LIMIT_MAKER:
+        if time_in_force is not None:
+            raise _not_required("timeInForce")
+    elif otype in LIMIT_TYPES:
+        if time_in_force is None:
+            raise _missing("timeInForce")
+        if time_in_force not in _TIFS:
+            raise DomainError("Invalid timeInForce.", code=-1115)
+    elif time_in_force is not None:
+        raise _not_required("timeInForce")
+    if otype in MARKET_LIKE:
+        if quantity is None and quote_order_qty is None:
+            raise _missing("quantity")
+        if quantity is not None and quote_order_qty is not None:
+            raise rejected(UNSUPPORTED)
+        if otype != T.MARKET and quote_order_qty is not None:
+            raise rejected(UNSUPPORTED)  # stop-market orders take a base quantity
+
+    # Filters.
+    price_ticks = _check_price(market, price, "price") if price is not None else 0
+    stop_ticks = _check_price(market, stop_price, "stopPrice") if stop_price is not None else 0
+    qty_lots = _check_qty(market, quantity) if quantity is not None else 0
+    if quote_order_qty is not None:
+        _check_precision(quote_order_qty, market.quote.precision, "quoteOrderQty")
+        if quote_order_qty <= 0:
+            raise filter_failure("NOTIONAL")
+
+    reference = _reference_price(market)
+    if price is not None and quantity is not None:
+        notional = price * quantity
+        if not market.min_notional <= notional <= market.max_notional:
+            raise filter_failure("NOTIONAL")
+    elif quote_order_qty is not None and quote_order_qty < market.min_notional:
+        raise filter_failure("NOTIONAL")
+    elif quantity is not None:
+        ref = stop_price if otype in STOP_TYPES else reference
+        if ref is not None and quantity * ref < market.min_notional:
+            raise filter_failure("NOTIONAL")
+    if market.price_band_pct and reference is not None:
+        band = market.price_band_pct / 100
+        for value in (price, stop_price):
+            if value is not None and not reference * (1 - band) <= value <= reference * (1 + band):
+                raise filter_failure("PERCENT_PRICE_BY_SIDE")
+
+    # The hold: what the order can cost at most, in the asset it pays with.
+    quote_units = 0  # the engine's spending cap for market-like orders (0 = none)
+    if not is_buy:
+        hold_asset, hold_amount = market.base, quantity
+        if otype == T.MARKET and quote_order_qty is not None:
+            bids, _ = _book(market)
+            base, _, _ = _walk(bids, market, quote=quote_order_qty)
+            estimate = (base * MARKET_HOLD_MARGIN).quantize(market.step_size, rounding=ROUND_UP)
+            hold_amount = max(estimate, market.step_size)
+            qty_lots = units.to_lots(hold_amount, market.step_size)
+            quote_units = units.quote_to_units_floor(
+                quote_order_qty, market.tick_size, market.step_size
+            )
+    else:
+        hold_asset = market.quote
+        if otype in LIMIT_TYPES:
+            assert price is not None and quantity is not None
+            hold_amount = price * quantity
+        elif quote_order_qty is not None:
+            hold_amount = quote_order_qty
+        else:
+            assert quantity is not None
+            if otype == T.MARKET:
+                _, asks = _book(market)
+                _, cost, covered = _walk(asks, market, qty_lots=qty_lots)
+                if not covered and asks:  # price the uncovered rest at the worst visible ask
+                    worst = units.ticks_to_price(asks[-1][0], market.tick_size)
+                    cost = worst * quantity
+                hold_amount = cost * MARKET_HOLD_MARGIN
+            else:
+                assert stop_price is not None
+                hold_amount = stop_price * quantity * STOP_MARKET_HOLD_MARGIN
+            unit = market.tick_size * market.step_size
+            hold_amount = max(hold_amount.quantize(unit, rounding=ROUND_UP), unit)
+        if otype in MARKET_LIKE:
+            quote_units = max(
+                units.quote_to_units_floor(hold_amount, market.tick_size, market.step_size), 1
+            )
+    assert hold_amount is not None
+
+    fields = {
+        "side": side,
+        "type": type,
+        "time_in_force": time_in_force or ("GTC" if otype in LIMIT_TYPES else ""),
+        "price": price,
+        "stop_price": stop_price,
+        "quantity": quantity,
+        "quote_order_qty": quote_order_qty,
+        "stp_mode": stp_mode,
+    }
+    engine = {
+        "side": _SIDES[side],
+        "type": _TYPES[type],
+        "tif": _TIFS[time_in_force] if time_in_force else TimeInForce.GTC,
+        "price_ticks": price_ticks,
+        "qty_lots": qty_lots,
+        "quote_qty": quote_units,
+        "stop_price_ticks": stop_ticks,
+        "stp": _STPS[stp_mode],
+    }
+    return _Spec(fields, hold_asset.id, hold_amount, engine)
+
+
+def _book(market: Market) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    snapshot = depth_read(get_redis(), symbol=market.symbol, limit=500)
+    return snapshot.bids, snapshot.asks
+
+
+def _available(user_id: int, asset_id: int) -> Decimal:
+    row = LedgerAccount.objects.filter(
+        user_id=user_id, asset_id=asset_id, kind=LedgerAccount.Kind.AVAILABLE
+    ).values_list("balance", flat=True)
+    return row.first() or Decimal(0)
+
+
+# --------------------------------------------------------------------------- the order path
+
+
+def _enqueue_after_commit(symbol: str, items: list[tuple[Command, str | None]]) -> None:
+    transaction.on_commit(lambda: commands_enqueue(get_redis(), symbol, items))
+
+
+def _open_market(symbol: str) -> Market:
+    market = market_get(symbol=symbol)
+    if market.status != Market.Status.TRADING:
+        raise OrderRejected(MARKET_CLOSED)
+    return market
+
+
+def _insert(market: Market, user_id: int, spec: _Spec, client_order_id: str | None) -> Order:
+    """Insert the order and lock its hold; the caller's transaction. Raises, writing nothing."""
+    open_count = Order.objects.filter(
+        user_id=user_id, market=market, status__in=OPEN_STATUSES
+    ).count()
+    if open_count >= settings.MAX_OPEN_ORDERS_PER_MARKET:
+        raise filter_failure("MAX_NUM_ORDERS")
+    try:
+        with transaction.atomic():
+            order = Order.objects.create(
+                user_id=user_id,
+                market=market,
+                client_order_id=client_order_id or secrets.token_urlsafe(16)[:22],
+                **spec.fields,
+            )
+    except IntegrityError as exc:
+        raise OrderRejected(DUPLICATE_ORDER) from exc
+    ledger_post(
+        key=f"order:{order.id}:hold",
+        kind="order_hold",
+        legs=funds_lock_legs(user_id=user_id, asset_id=spec.hold_asset_id, amount=spec.hold_amount),
+        new_key=True,
+    )
+    Hold.objects.create(
+        key=f"order:{order.id}",
+        user_id=user_id,
+        asset_id=spec.hold_asset_id,
+        order=order,
+        amount=spec.hold_amount,
+        original_amount=spec.hold_amount,
+    )
+    return order
+
+
+def _place_command(order: Order, spec: _Spec) -> PlaceOrder:
+    return PlaceOrder(order_id=order.id, owner_id=order.user_id, **spec.engine)
+
+
+@transaction.atomic(durable=True)
+def order_place(
+    *,
+    user_id: int,
+    symbol: str,
+    side: str,
+    type: str,
+    time_in_force: str | None = None,
+    quantity: Decimal | None = None,
+    quote_order_qty: Decimal | None = None,
+    price: Decimal | None = None,
+    stop_price: Decimal | None = None,
+    client_order_id: str | None = None,
+    stp_mode: str = "NONE",
+    validate_only: bool = False,
+) -> Submitted:
+    """Accept an order: validate, lock its hold, insert it PENDING_NEW; enqueue after commit.
+
+    Locks the user's available/locked accounts of the hold asset. Raises OrderRejected (or
+    InsufficientFunds) and writes nothing on any failure. With validate_only, checks everything
+    including funds and writes nothing.
+    """
+    market = _open_market(symbol)
+    spec = _validate(
+        market, side=side, type=type, time_in_force=time_in_force, quantity=quantity,
+        quote_order_qty=quote_order_qty, price=price, stop_price=stop_price, stp_mode=stp_mode,
+    )  # fmt: skip
+    if validate_only:
+        if _available(user_id, spec.hold_asset_id) < spec.hold_amount:
+            raise InsufficientFunds()
+        return Submitted(Order(user_id=user_id, market=market, **spec.fields), "")
+    order = _insert(market, user_id, spec, client_order_id)
+    rid = request_id_new()
+    _enqueue_after_commit(symbol, [(_place_command(order, spec), rid)])
+    return Submitted(order, rid)
+
+
+def _find_open(
+    user_id: int, market: Market, order_id: int | None, client_order_id: str | None
+) -> Order:
+    if order_id is None and client_order_id is None:
+        raise _missing("orderId")
+    qs = Order.objects.filter(user_id=user_id, market=market, status__in=OPEN_STATUSES)
+    if order_id is not None:
+        qs = qs.filter(pk=order_id)
+    if client_order_id is not None:
+        qs = qs.filter(client_order_id=client_order_id)
+    order = qs.first()
+    if order is None:
+        raise rejected(UNKNOWN_ORDER)
+    return order
+
+
+def _request_cancel(orders: list[Order]) -> None:
+    now = timezone.now()
+    Order.objects.filter(pk__in=[o.pk for o in orders], cancel_requested_at__isnull=True).update(
+        cancel_requested_at=now
+    )
+    for order in orders:
+        order.cancel_requested_at = order.cancel_requested_at or now
+
+
+@transaction.atomic(durable=True)
+def order_cancel(
+    *, user_id: int, symbol: str, order_id: int | None = None, client_order_id: str | None = None
+) -> Submitted:
+    """Record a cancel request and enqueue it after commit. Allowed in every market state.
+
+    -2011 when the order is unknown, someone else's or already finished.
+    """
+    market = market_get(symbol=symbol)
+    order = _find_open(user_id, market, order_id, client_order_id)
+    _request_cancel([order])
+    rid = request_id_new()
+    _enqueue_after_commit(symbol, [(CancelOrder(order.id, user_id), rid)])
+    return Submitted(order, rid)
+
+
+@transaction.atomic(durable=True)
+def order_cancel_all(*, user_id: int, symbol: str) -> list[Submitted]:
+    """Cancel every open order of the user in the market: one engine command. -2011 if none."""
+    market = market_get(symbol=symbol)
+    orders = list(
+        Order.objects.filter(user_id=user_id, market=market, status__in=OPEN_STATUSES).order_by(
+            "id"
+        )
+    )
+    if not orders:
+        raise rejected(UNKNOWN_ORDER)
+    _request_cancel(orders)
+    rid = request_id_new()
+    _enqueue_after_commit(symbol, [(CancelAll(user_id, DoneReason.CANCELED), rid)])
+    return [Submitted(order, rid) for order in orders]
+
+
+@transaction.atomic(durable=True)
+def order_amend_keep_priority(
+    *,
+    user_id: int,
+    symbol: str,
+    order_id: int | None = None,
+    client_order_id: str | None = None,
+    new_qty: Decimal,
+) -> Submitted:
+    """Reduce an open order's quantity keeping its queue priority (Binance amend/keepPriority).
+
+    `new_qty` is the new original quantity: below the current one, above what is filled (the
+    engine checks the latter against its own state). The hold is not reduced until the order
+    is done (then settlement releases the rest).
+    """
+    market = _open_market(symbol)
+    order = _find_open(user_id, market, order_id, client_order_id)
+    if order.type not in LIMIT_TYPES:
+        raise rejected(UNSUPPORTED)
+    lots = _check_qty(market, new_qty)
+    assert order.quantity is not None
+    if new_qty >= order.quantity:
+        raise DomainError("newQty must be less than the order's quantity.", code=-2038)
+    rid = request_id_new()
+    _enqueue_after_commit(symbol, [(AmendOrder(order.id, user_id, lots, 0), rid)])
+    return Submitted(order, rid)
+
+
+@transaction.atomic(durable=True)
+def order_cancel_replace(
+    *,
+    user_id: int,
+    symbol: str,
+    cancel_order_id: int | None,
+    cancel_client_order_id: str | None,
+    mode: str = "STOP_ON_FAILURE",
+    **place: Any,
+) -> tuple[Submitted, Submitted]:
+    """Cancel an order and place a new one, atomically in the engine (STOP_ON_FAILURE) or as a
+    cancel followed by a place (ALLOW_FAILURE).
+
+    The new order's hold is locked now, beside the old one's: the old hold is released only once
+    the engine confirms the cancel and settlement runs, so both must be affordable at once.
+    """
+    if mode not in ("STOP_ON_FAILURE", "ALLOW_FAILURE"):
+        raise DomainError("Invalid cancelReplaceMode.", code=-1100)
+    market = _open_market(symbol)
+    old = _find_open(user_id, market, cancel_order_id, cancel_client_order_id)
+    spec = _validate(
+        market,
+        side=place["side"],
+        type=place["type"],
+        time_in_force=place.get("time_in_force"),
+        quantity=place.get("quantity"),
+        quote_order_qty=place.get("quote_order_qty"),
+        price=place.get("price"),
+        stop_price=place.get("stop_price"),
+        stp_mode=place.get("stp_mode", "NONE"),
+    )
+    _request_cancel([old])
+    new = _insert(market, user_id, spec, place.get("client_order_id"))
+    rid = request_id_new()
+    cmd = _place_command(new, spec)
+    items: list[tuple[Command, str | None]]
+    if mode == "STOP_ON_FAILURE":
+        items = [(CancelReplace(old.id, user_id, cmd), rid)]
+    else:
+        items = [(CancelOrder(old.id, user_id), None), (cmd, rid)]
+    _enqueue_after_commit(symbol, items)
+    return Submitted(old, rid), Submitted(new, rid)
+
+
+def order_command(order: Order, market: Market) -> PlaceOrder:
+    """Rebuild the engine command of an accepted order from its row (used by the sweep)."""
+    hold = Hold.objects.get(order=order)
+    fields = order_engine_fields(order, market, hold.original_amount)
+    return PlaceOrder(order_id=order.id, owner_id=order.user_id, **fields)
+
+
+def order_engine_fields(order: Order, market: Market, hold_amount: Decimal) -> dict[str, Any]:
+    """The engine's view of an accepted order row (its PlaceOrder fields without ids)."""
+    price_ticks = units.to_ticks(order.price, market.tick_size) if order.price else 0
+    stop_ticks = units.to_ticks(order.stop_price, market.tick_size) if order.stop_price else 0
+    qty_lots = units.to_lots(order.quantity, market.step_size) if order.quantity else 0
+    quote_units = 0
+    otype = T(order.type)
+    if otype in MARKET_LIKE:
+        tick, step = market.tick_size, market.step_size
+        if order.side == "BUY":
+            quote_units = max(units.quote_to_units_floor(hold_amount, tick, step), 1)
+        elif order.quote_order_qty is not None:
+            qty_lots = units.to_lots(hold_amount, step)
+            quote_units = units.quote_to_units_floor(order.quote_order_qty, tick, step)
+    engine = {
+        "side": _SIDES[order.side],
+        "type": _TYPES[order.type],
+        "tif": _TIFS.get(order.time_in_force, TimeInForce.GTC),
+        "price_ticks": price_ticks,
+        "qty_lots": qty_lots,
+        "quote_qty": quote_units,
+        "stop_price_ticks": stop_ticks,
+        "stp": _STPS[order.stp_mode],
+    }
+    return engine
+
+
+__all__ = [
+    "Submitted",
+    "market_create",
+    "order_amend_keep_priority",
+    "order_cancel",
+    "order_cancel_all",
+    "order_cancel_replace",
+    "order_command",
+    "order_engine_fields",
+    "order_place",
+]

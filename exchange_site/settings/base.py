@@ -93,6 +93,9 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
+# Per-user risk limit: open orders per market (the MAX_NUM_ORDERS filter).
+MAX_OPEN_ORDERS_PER_MARKET = env("MAX_OPEN_ORDERS_PER_MARKET", 200, cast=int)
+
 REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
 PORT = env("PORT", 8000, cast=int)
 

@@ -16,5 +16,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
-    "reconcile": {"task": "clearing.reconcile", "schedule": 300.0},
+    "reconcile": {"task": "clearing.reconcile", "schedule": env("RECONCILE_EVERY_S", 300.0, cast=float)},
+    "settle-sweep": {"task": "clearing.settle_sweep", "schedule": 2.0},
+    "stream-sweep": {"task": "orders.stream_sweep", "schedule": 5.0},
 }
+# Work older than this is re-driven by the sweeps (seconds).
+SETTLE_SWEEP_AGE_S = env("SETTLE_SWEEP_AGE_S", 2.0, cast=float)
+SETTLEMENT_LAG_ALERT_S = env("SETTLEMENT_LAG_ALERT_S", 5.0, cast=float)
+STREAM_SWEEP_AGE_S = env("STREAM_SWEEP_AGE_S", 10.0, cast=float)
+STREAM_SWEEP_LIMIT = env("STREAM_SWEEP_LIMIT", 5000, cast=int)

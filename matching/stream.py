@@ -1,0 +1,123 @@
+"""The command stream between the web (producer) and the matcher (consumer).
+
+One Redis stream per market, `stream:orders:{SYMBOL}`, consumer group `matcher`. Each entry has
+one field `c`: a compact JSON array encoding one engine command plus an optional request id
+(`rid`) that a waiting web request blocks on (see orders.verdicts). Units are the engine's
+integers (ticks, lots, quote units = ticks * lots).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import redis
+
+from matching.engine import (
+    AmendOrder,
+    CancelAll,
+    CancelOrder,
+    CancelReplace,
+    DoneReason,
+    MarketState,
+    OrderType,
+    PlaceOrder,
+    SetMarketState,
+    Side,
+    STPMode,
+    TimeInForce,
+)
+from matching.engine.commands import Command
+
+GROUP = "matcher"
+# Trimming is done by the matcher up to its committed stream id; this cap only guards memory
+# when no matcher runs for a long time (the sweep re-enqueues anything trimmed unread).
+MAXLEN = 2_000_000
+
+
+def stream_key(symbol: str) -> str:
+    return f"stream:orders:{symbol}"
+
+
+def _place_fields(cmd: PlaceOrder) -> list[int]:
+    return [
+        cmd.order_id,
+        cmd.owner_id,
+        int(cmd.side),
+        int(cmd.type),
+        int(cmd.tif),
+        cmd.price_ticks,
+        cmd.qty_lots,
+        cmd.quote_qty,
+        cmd.stop_price_ticks,
+        int(cmd.stp),
+    ]
+
+
+def _place_from(f: list[int]) -> PlaceOrder:
+    return PlaceOrder(
+        f[0],
+        f[1],
+        Side(f[2]),
+        OrderType(f[3]),
+        TimeInForce(f[4]),
+        f[5],
+        f[6],
+        f[7],
+        f[8],
+        STPMode(f[9]),
+    )
+
+
+def command_encode(cmd: Command, rid: str | None = None) -> str:
+    body: list[Any]
+    if isinstance(cmd, PlaceOrder):
+        body = ["P", *_place_fields(cmd)]
+    elif isinstance(cmd, CancelOrder):
+        body = ["C", cmd.order_id, cmd.owner_id]
+    elif isinstance(cmd, AmendOrder):
+        body = ["A", cmd.order_id, cmd.owner_id, cmd.new_qty_lots, cmd.new_price_ticks]
+    elif isinstance(cmd, CancelReplace):
+        body = ["R", cmd.cancel_order_id, cmd.owner_id, _place_fields(cmd.place)]
+    elif isinstance(cmd, CancelAll):
+        body = ["X", cmd.owner_id, int(cmd.reason)]
+    elif isinstance(cmd, SetMarketState):
+        body = ["S", int(cmd.state)]
+    else:  # pragma: no cover - the union is closed
+        raise TypeError(f"unknown command {cmd!r}")
+    return json.dumps([rid, *body], separators=(",", ":"))
+
+
+def command_decode(raw: bytes | str) -> tuple[Command, str | None]:
+    """Decode one entry; raises ValueError (or KeyError/IndexError/TypeError) when malformed."""
+    data = json.loads(raw)
+    rid, op, rest = data[0], data[1], data[2:]
+    cmd: Command
+    if op == "P":
+        cmd = _place_from(rest)
+    elif op == "C":
+        cmd = CancelOrder(int(rest[0]), int(rest[1]))
+    elif op == "A":
+        cmd = AmendOrder(int(rest[0]), int(rest[1]), int(rest[2]), int(rest[3]))
+    elif op == "R":
+        cmd = CancelReplace(int(rest[0]), int(rest[1]), _place_from(rest[2]))
+    elif op == "X":
+        cmd = CancelAll(None if rest[0] is None else int(rest[0]), DoneReason(rest[1]))
+    elif op == "S":
+        cmd = SetMarketState(MarketState(rest[0]))
+    else:
+        raise ValueError(f"unknown op {op!r}")
+    return cmd, rid
+
+
+def commands_enqueue(
+    client: redis.Redis, symbol: str, items: list[tuple[Command, str | None]]
+) -> None:
+    """XADD commands in order, in one round trip. Call only after the DB commit (on_commit)."""
+    if not items:
+        return
+    pipe = client.pipeline(transaction=False)
+    key = stream_key(symbol)
+    for cmd, rid in items:
+        pipe.xadd(key, {"c": command_encode(cmd, rid)}, maxlen=MAXLEN, approximate=True)
+    pipe.execute()

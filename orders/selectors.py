@@ -1,0 +1,126 @@
+"""Order-side reads. Orders of other users are never returned."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db.models import QuerySet
+
+from .errors import INVALID_SYMBOL, ORDER_DOES_NOT_EXIST, OrderRejected, rejected
+from .models import OPEN_STATUSES, Market, Order, Trade
+
+
+def market_get(*, symbol: str) -> Market:
+    """The market `symbol` with its assets; -1121 when unknown."""
+    market = Market.objects.select_related("base", "quote").filter(symbol=symbol).first()
+    if market is None:
+        raise rejected(INVALID_SYMBOL)
+    return market
+
+
+def order_get(
+    *, user_id: int, market: Market, order_id: int | None, client_order_id: str | None
+) -> Order:
+    """One of the user's orders by id and/or client id (both: must match); -2013 when none."""
+    qs = Order.objects.filter(user_id=user_id, market=market)
+    if order_id is not None:
+        qs = qs.filter(pk=order_id)
+    if client_order_id is not None:
+        # A client id may be reused once its order is done: the newest one wins.
+        qs = qs.filter(client_order_id=client_order_id).order_by("-id")
+    if order_id is None and client_order_id is None:
+        raise rejected(ORDER_DOES_NOT_EXIST)
+    order = qs.first()
+    if order is None:
+        raise rejected(ORDER_DOES_NOT_EXIST)
+    return order
+
+
+def order_list_open(*, user_id: int, market: Market | None = None) -> QuerySet[Order]:
+    qs = Order.objects.filter(user_id=user_id, status__in=OPEN_STATUSES).select_related(
+        "market", "market__base", "market__quote"
+    )
+    if market is not None:
+        qs = qs.filter(market=market)
+    return qs.order_by("id")
+
+
+def order_list_all(
+    *,
+    user_id: int,
+    market: Market,
+    from_id: int | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    limit: int = 500,
+) -> list[Order]:
+    """Ascending by id; with no bound, the most recent `limit` orders."""
+    qs = Order.objects.filter(user_id=user_id, market=market).select_related(
+        "market", "market__base", "market__quote"
+    )
+    if start is not None:
+        qs = qs.filter(created_at__gte=start)
+    if end is not None:
+        qs = qs.filter(created_at__lte=end)
+    if from_id is not None:
+        return list(qs.filter(pk__gte=from_id).order_by("id")[:limit])
+    if start is not None:
+        return list(qs.order_by("id")[:limit])
+    return list(reversed(qs.order_by("-id")[:limit]))
+
+
+def fills_for_order(*, order_id: int) -> list[Trade]:
+    """The order's trades (as maker or taker), in execution order."""
+    from django.db.models import Q
+
+    return list(
+        Trade.objects.filter(Q(maker_order_id=order_id) | Q(taker_order_id=order_id))
+        .select_related("market", "market__base", "market__quote")
+        .order_by("seq")
+    )
+
+
+def trade_list_for_user(
+    *,
+    user_id: int,
+    market: Market,
+    order_id: int | None = None,
+    from_id: int | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    limit: int = 500,
+) -> list[Trade]:
+    """The user's trades in `market`, ascending by id (a self-trade appears once per side's view
+    is the caller's concern: this returns each trade once)."""
+    from django.db.models import Q
+
+    qs = Trade.objects.filter(market=market).filter(Q(buyer_id=user_id) | Q(seller_id=user_id))
+    if order_id is not None:
+        qs = qs.filter(Q(maker_order_id=order_id) | Q(taker_order_id=order_id))
+    if start is not None:
+        qs = qs.filter(created_at__gte=start)
+    if end is not None:
+        qs = qs.filter(created_at__lte=end)
+    qs = qs.select_related("maker_order", "taker_order")
+    if from_id is not None:
+        return list(qs.filter(pk__gte=from_id).order_by("id")[:limit])
+    if start is not None:
+        return list(qs.order_by("id")[:limit])
+    return list(reversed(qs.order_by("-id")[:limit]))
+
+
+def order_status_public(order: Order) -> str:
+    """Internal statuses mapped onto the contract's: an accepted-but-unmatched order is NEW."""
+    return "NEW" if order.status == Order.Status.PENDING_NEW else order.status
+
+
+__all__ = [
+    "OrderRejected",
+    "fills_for_order",
+    "market_get",
+    "order_get",
+    "order_list_all",
+    "order_list_open",
+    "order_status_public",
+    "trade_list_for_user",
+]

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+
+from clearing.services import balance_credit_external
+from clearing.settlement import market_settle
+from clearing.tests.factories import MarketFactory, UserFactory
+from matching.worker import Matcher
+from orders.models import Market
+
+
+@pytest.fixture
+def market(transactional_db: None, redis_client) -> Market:  # type: ignore[no-untyped-def]
+    return MarketFactory()
+
+
+@pytest.fixture
+def funded(market: Market) -> Callable[..., object]:
+    """Make a user with the given balances: funded(usdt="1000", btc="2")."""
+
+    def make(**amounts: str) -> object:
+        user = UserFactory()
+        for code, amount in amounts.items():
+            asset = market.base if code.upper() == market.base.code else market.quote
+            balance_credit_external(
+                user_id=user.id,
+                asset_id=asset.id,
+                amount=Decimal(amount),
+                ref=f"t-{user.id}-{code}",
+            )
+        return user
+
+    return make
+
+
+@pytest.fixture
+def matcher(market: Market) -> Iterator[Matcher]:
+    """An in-process matcher over the test market (same code as `run_matcher`)."""
+    m = Matcher(symbols=[market.symbol], block_ms=5)
+    m.setup()
+    yield m
+    m._release_lease()
+
+
+@pytest.fixture
+def drain(matcher: Matcher, market: Market) -> Callable[[], None]:
+    """Apply everything in the stream, then settle: the whole order path, synchronously."""
+
+    def run() -> None:
+        for _ in range(1000):
+            idle = all(c.read_id == ">" for c in matcher.markets.values())
+            if matcher.run_once() == 0 and idle and matcher.run_once() == 0:
+                break
+        market_settle(market_id=market.id)
+        connection.close()
+
+    return run

@@ -1,0 +1,167 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from clearing.models import Hold, LedgerAccount
+from clearing.selectors import balance_get
+from clearing.testing import assert_ledger_invariants
+from exchange_site.errors import InsufficientFunds
+from orders.errors import OrderRejected
+from orders.models import Order, Trade
+from orders.services import order_cancel, order_place
+
+D = Decimal
+
+
+def bal(user, asset):  # type: ignore[no-untyped-def]
+    b = balance_get(user_id=user.id, asset_id=asset.id)
+    return b.available, b.locked
+
+
+def limit(user, side, price, qty, **kw):  # type: ignore[no-untyped-def]
+    return order_place(
+        user_id=user.id,
+        symbol="BTCUSDT",
+        side=side,
+        type="LIMIT",
+        time_in_force=kw.pop("tif", "GTC"),
+        price=D(price),
+        quantity=D(qty),
+        **kw,
+    ).order
+
+
+def test_limit_orders_cross_trade_settle_with_fees(market, funded, drain):
+    alice = funded(usdt="10000")
+    bob = funded(btc="1")
+    buy = limit(alice, "BUY", "50000", "0.1")
+    assert bal(alice, market.quote) == (D("5000"), D("5000"))
+    sell = limit(bob, "SELL", "49000", "0.04")
+    drain()
+
+    buy.refresh_from_db()
+    sell.refresh_from_db()
+    assert sell.status == "FILLED" and buy.status == "PARTIALLY_FILLED"
+    trade = Trade.objects.get()
+    assert (trade.price, trade.qty, trade.quote_qty) == (D("50000"), D("0.04"), D("2000"))
+    assert trade.is_buyer_maker and trade.buyer_id == alice.id and trade.seller_id == bob.id
+    # alice (maker) pays 0.1 % of the BTC she receives, bob (taker) 0.1 % of the USDT.
+    assert bal(alice, market.base) == (D("0.03996"), D(0))
+    assert bal(alice, market.quote) == (D("5000"), D("3000"))
+    assert bal(bob, market.quote) == (D("1998"), D(0))
+    assert bal(bob, market.base) == (D("0.96"), D(0))
+    fees = LedgerAccount.objects.filter(user=None, kind="FEES")
+    assert {f.asset_id: f.balance for f in fees} == {
+        market.base_id: D("0.00004"),
+        market.quote_id: D("2"),
+    }
+    assert Hold.objects.get(order=sell).released_at is not None
+    assert_ledger_invariants()
+
+    order_cancel(user_id=alice.id, symbol="BTCUSDT", order_id=buy.id)
+    drain()
+    buy.refresh_from_db()
+    assert buy.status == "CANCELED"
+    assert bal(alice, market.quote) == (D("8000"), D(0))
+    assert_ledger_invariants()
+
+
+def test_price_improvement_releases_the_unused_hold(market, funded, drain):
+    alice = funded(usdt="10000")
+    bob = funded(btc="1")
+    limit(bob, "SELL", "40000", "0.1")
+    buy = limit(alice, "BUY", "50000", "0.1")
+    drain()
+    buy.refresh_from_db()
+    assert buy.status == "FILLED" and buy.cumulative_quote_qty == D("4000")
+    assert bal(alice, market.quote) == (D("6000"), D(0))  # 5000 held, 4000 spent, 1000 back
+    assert_ledger_invariants()
+
+
+def test_market_buy_by_quote_and_ioc_remainder_expires(market, funded, drain):
+    alice = funded(usdt="10000")
+    bob = funded(btc="1")
+    limit(bob, "SELL", "50000", "0.01")
+    limit(bob, "SELL", "51000", "0.01")
+    m = order_place(
+        user_id=alice.id, symbol="BTCUSDT", side="BUY", type="MARKET", quote_order_qty=D("760")
+    ).order
+    ioc = limit(alice, "BUY", "52000", "0.05", tif="IOC")
+    drain()
+    m.refresh_from_db()
+    ioc.refresh_from_db()
+    assert m.status == "FILLED" or m.status == "EXPIRED"
+    assert m.cumulative_quote_qty <= D("760")
+    assert ioc.status == "EXPIRED" and ioc.executed_qty > 0
+    assert Order.objects.filter(user=bob, status="FILLED").count() == 2
+    assert bal(alice, market.quote)[1] == 0
+    assert_ledger_invariants()
+
+
+def test_post_only_that_would_take_is_rejected_and_released(market, funded, drain):
+    alice = funded(usdt="10000")
+    bob = funded(btc="1")
+    limit(bob, "SELL", "50000", "0.01")
+    maker = order_place(
+        user_id=alice.id,
+        symbol="BTCUSDT",
+        side="BUY",
+        type="LIMIT_MAKER",
+        price=D("50000"),
+        quantity=D("0.01"),
+    ).order
+    drain()
+    maker.refresh_from_db()
+    assert maker.status == "REJECTED" and maker.reject_reason == "WOULD_TAKE"
+    assert bal(alice, market.quote) == (D("10000"), D(0))
+    assert_ledger_invariants()
+
+
+def test_rejections_change_nothing(market, funded, drain):
+    alice = funded(usdt="100")
+    cases = [
+        (dict(price=D("50000.000000001"), quantity=D("0.001")), -1111),  # 9 > 8 decimals
+        (dict(price=D("50000"), quantity=D("0.000000001")), -1111),
+        (dict(price=D("50000.001"), quantity=D("0.001")), -1013),  # not a tick multiple
+        (dict(price=D("50000"), quantity=D("0.000015")), -1013),  # not a step multiple
+        (dict(price=D("100"), quantity=D("0.00001")), -1013),  # notional 0.001 < 5
+        (dict(price=D("50000"), quantity=D("10000")), -1013),  # above max qty
+    ]
+    for kwargs, code in cases:
+        with pytest.raises(OrderRejected) as exc:
+            order_place(
+                user_id=alice.id,
+                symbol="BTCUSDT",
+                side="BUY",
+                type="LIMIT",
+                time_in_force="GTC",
+                **kwargs,
+            )
+        assert exc.value.code == code, (kwargs, exc.value.msg)
+    with pytest.raises(InsufficientFunds):
+        limit(alice, "BUY", "50000", "0.01")
+    with pytest.raises(OrderRejected) as exc:
+        order_place(
+            user_id=alice.id,
+            symbol="NOPE",
+            side="BUY",
+            type="LIMIT",
+            time_in_force="GTC",
+            price=D(1),
+            quantity=D(1),
+        )
+    assert exc.value.code == -1121
+    assert not Order.objects.exists()
+    assert bal(alice, market.quote) == (D("100"), D(0))
+    assert_ledger_invariants()
+
+
+def test_duplicate_client_order_id_among_open_orders(market, funded, drain):
+    alice = funded(usdt="10000")
+    limit(alice, "BUY", "100", "0.1", client_order_id="abc")
+    with pytest.raises(OrderRejected, match=r"Duplicate order sent\."):
+        limit(alice, "BUY", "100", "0.1", client_order_id="abc")
+    assert Order.objects.count() == 1
+    assert_ledger_invariants()
