@@ -184,6 +184,10 @@ class Matcher:
         self.redis: redis.Redis
         self._lease_renewed = 0.0
         self._gauges_at = 0.0
+        # Entries delivered to this consumer name but never acked (read by a matcher that then
+        # died or was deposed) are re-read this often; already applied ones are only acked.
+        self.pending_rescan_s = 5.0
+        self._rescanned_at = time.monotonic()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -209,29 +213,38 @@ class Matcher:
         signal.signal(signal.SIGINT, self.stop)
         try:
             while not self.stopping:
-                self.run_once()
-        except Deposed:
-            log.error("matcher.deposed", shard=self.shard, fence=self.fence)
-            raise
+                try:
+                    self.run_once()
+                except Deposed:
+                    # Another matcher committed with a newer token: our books are stale. Wait
+                    # as a standby again, then rebuild from PostgreSQL.
+                    log.error("matcher.deposed", shard=self.shard, fence=self.fence)
+                    self._acquire_lease()
+                    self._load_all()
         finally:
             self._release_lease()
 
     def run_once(self) -> int:
-        """Read, apply and commit one batch; return the number of commands applied."""
+        """Read, apply and commit one batch; return the number of commands applied.
+
+        On a failure the batch's books are rebuilt from PostgreSQL and its entries, still
+        pending in the stream, are read again. Raises Deposed when fenced out.
+        """
         self._renew_lease()
         entries = self._read()
         if not entries:
             return 0
-        batch = self._apply(entries)
+        touched = [ctx for ctx, _ in entries]
         try:
+            batch = self._apply(entries)
             self._commit(batch)
         except Deposed:
             raise
         except Exception:
             BATCH_FAILURES.inc()
-            log.exception("matcher.batch_failed", commands=batch.commands)
+            log.exception("matcher.batch_failed", entries=sum(len(e) for _, e in entries))
             connection.close()  # a broken connection must not poison the next attempt
-            self._reload(batch.touched.values())
+            self._reload(touched)
             return 0
         self._after_commit(batch)
         return batch.commands
@@ -362,6 +375,10 @@ class Matcher:
     # ------------------------------------------------------------------ read and apply
 
     def _read(self) -> list[tuple[_MarketCtx, list[tuple[str, dict[bytes, bytes]]]]]:
+        if time.monotonic() - self._rescanned_at >= self.pending_rescan_s:
+            self._rescanned_at = time.monotonic()
+            for ctx in self.markets.values():
+                ctx.read_id = "0"
         streams = {key: ctx.read_id for key, ctx in self.markets.items()}
         if not streams:
             time.sleep(self.block_ms / 1000)

@@ -1,0 +1,3 @@
+from __future__ import annotations
+
+from orders.tests.conftest import funded, market  # noqa: F401 - shared fixtures
