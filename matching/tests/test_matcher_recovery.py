@@ -8,6 +8,7 @@ import pytest
 
 from clearing.testing import assert_ledger_invariants
 from matching.models import MarketEngineState
+from matching.testing import matcher_drain as drain
 from matching.worker import Deposed, Matcher
 from orders.models import Order, Trade
 from orders.services import order_place
@@ -20,13 +21,6 @@ def place(user, side, price, qty):  # type: ignore[no-untyped-def]
         user_id=user.id, symbol="BTCUSDT", side=side, type="LIMIT", time_in_force="GTC",
         price=D(price), quantity=D(qty),
     ).order  # fmt: skip
-
-
-def drain(m: Matcher) -> None:
-    for _ in range(50):
-        if m.run_once() == 0 and all(c.read_id == ">" for c in m.markets.values()):
-            if m.run_once() == 0:
-                return
 
 
 def test_a_deposed_primary_cannot_write(market, funded, redis_client):

@@ -9,6 +9,7 @@ from django.db import connection
 from clearing.services import balance_credit_external
 from clearing.settlement import market_settle
 from clearing.tests.factories import MarketFactory, UserFactory
+from matching.testing import matcher_drain
 from matching.worker import Matcher
 from orders.models import Market
 
@@ -51,10 +52,7 @@ def drain(matcher: Matcher, market: Market) -> Callable[[], None]:
     """Apply everything in the stream, then settle: the whole order path, synchronously."""
 
     def run() -> None:
-        for _ in range(1000):
-            idle = all(c.read_id == ">" for c in matcher.markets.values())
-            if matcher.run_once() == 0 and idle and matcher.run_once() == 0:
-                break
+        matcher_drain(matcher)
         market_settle(market_id=market.id)
         connection.close()
 
