@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
@@ -42,6 +44,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -92,6 +95,12 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# daphne serves no static files: WhiteNoise does, straight from the apps' static folders (no
+# collectstatic step for a dev run; the container image collects them at build time).
+WHITENOISE_USE_FINDERS = True
+# WhiteNoise warns (an error under the tests' filterwarnings) when STATIC_ROOT is missing.
+with contextlib.suppress(OSError):
+    STATIC_ROOT.mkdir(exist_ok=True)
 
 # Per-user risk limit: open orders per market (the MAX_NUM_ORDERS filter).
 MAX_OPEN_ORDERS_PER_MARKET = env("MAX_OPEN_ORDERS_PER_MARKET", 200, cast=int)
