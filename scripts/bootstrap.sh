@@ -19,7 +19,9 @@ fi
 stamp=.venv/.requirements-$(cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ]; then
   say "installing Python dependencies"
-  .venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
+  # pip's own output only when it fails (this machine's pip config is chatty).
+  .venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt > .venv/pip.log 2>&1 \
+    || { cat .venv/pip.log >&2; die "pip install failed (log: .venv/pip.log)"; }
   rm -f .venv/.requirements-* && touch "$stamp"
 fi
 

@@ -14,15 +14,15 @@ $M create_market ETHUSDT --base ETH --quote USDT --tick 0.01 --step 0.0001 --min
 if [ ! -f "$CREDS" ]; then
   pw() { .venv/bin/python -c "import secrets; print(secrets.token_urlsafe(12))"; }
   OP_PW=$(pw); A_PW=$(pw); B_PW=$(pw)
-  if ! $M shell -c "from accounts.models import User; import sys; sys.exit(0 if User.objects.filter(username='operator').exists() else 1)"; then
+  if ! $M shell --no-imports -c "from accounts.models import User; import sys; sys.exit(0 if User.objects.filter(username='operator').exists() else 1)"; then
     DJANGO_SUPERUSER_PASSWORD="$OP_PW" $M createsuperuser --noinput --username operator --email operator@example.com
   else
-    $M shell -c "from accounts.models import User; u=User.objects.get(username='operator'); u.set_password('$OP_PW'); u.save()"
+    $M shell --no-imports -c "from accounts.models import User; u=User.objects.get(username='operator'); u.set_password('$OP_PW'); u.save()"
   fi
   for who in alice:$A_PW bob:$B_PW; do
     name=${who%%:*}; pass=${who#*:}
     $M create_trader "$name" --password "$pass" --if-missing >/dev/null
-    $M shell -c "from accounts.models import User; u=User.objects.get(username='$name'); u.set_password('$pass'); u.save()"
+    $M shell --no-imports -c "from accounts.models import User; u=User.objects.get(username='$name'); u.set_password('$pass'); u.save()"
   done
   A_KEY=$($M issue_api_key alice --permissions read,trade --label demo)
   B_KEY=$($M issue_api_key bob --permissions read,trade --label demo)
