@@ -55,6 +55,7 @@ from matching.engine.commands import Command
 from matching.models import MarketEngineState
 from matching.stream import GROUP, command_decode, stream_key
 from orders.models import Market, Order, Trade
+from orders.selectors import market_normalize
 from orders.services import order_engine_fields
 from orders.verdicts import verdicts_publish
 
@@ -323,6 +324,7 @@ class Matcher:
 
     def _load(self, market: Market) -> _MarketCtx:
         """Restore the market's book from its open orders in PostgreSQL."""
+        market = market_normalize(market)
         state, _ = MarketEngineState.objects.get_or_create(market=market)
         tick, step = market.tick_size, market.step_size
         unit = tick * step

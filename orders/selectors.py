@@ -10,12 +10,26 @@ from .errors import INVALID_SYMBOL, ORDER_DOES_NOT_EXIST, OrderRejected, rejecte
 from .models import OPEN_STATUSES, Market, Order, Trade
 
 
+_MARKET_DECIMALS = (
+    "tick_size", "step_size", "min_price", "max_price", "min_qty", "max_qty", "min_notional",
+    "max_notional", "maker_fee", "taker_fee", "price_band_pct",
+)  # fmt: skip
+
+
+def market_normalize(market: Market) -> Market:
+    """Strip the 18-place scale NUMERIC columns come back with: tick * step would otherwise
+    carry 36 places, beyond what the 28-digit decimal context can quantize to."""
+    for name in _MARKET_DECIMALS:
+        setattr(market, name, getattr(market, name).normalize())
+    return market
+
+
 def market_get(*, symbol: str) -> Market:
-    """The market `symbol` with its assets; -1121 when unknown."""
+    """The market `symbol` with its assets (sizes normalised); -1121 when unknown."""
     market = Market.objects.select_related("base", "quote").filter(symbol=symbol).first()
     if market is None:
         raise rejected(INVALID_SYMBOL)
-    return market
+    return market_normalize(market)
 
 
 def order_get(
@@ -118,6 +132,7 @@ __all__ = [
     "OrderRejected",
     "fills_for_order",
     "market_get",
+    "market_normalize",
     "order_get",
     "order_list_all",
     "order_list_open",

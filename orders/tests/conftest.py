@@ -16,7 +16,10 @@ from orders.models import Market
 
 @pytest.fixture
 def market(transactional_db: None, redis_client) -> Market:  # type: ignore[no-untyped-def]
-    return MarketFactory()
+    MarketFactory()
+    # Read back from PostgreSQL: NUMERIC columns return with their 18-place scale, as in
+    # production (a factory's literal Decimals would hide scale bugs).
+    return Market.objects.select_related("base", "quote").get(symbol="BTCUSDT")
 
 
 @pytest.fixture

@@ -165,3 +165,21 @@ def test_duplicate_client_order_id_among_open_orders(market, funded, drain):
         limit(alice, "BUY", "100", "0.1", client_order_id="abc")
     assert Order.objects.count() == 1
     assert_ledger_invariants()
+
+
+def test_market_buy_by_quantity_holds_an_estimate_and_releases_the_rest(market, funded, drain):
+    alice = funded(usdt="10000")
+    bob = funded(btc="1")
+    limit(bob, "SELL", "50000", "0.01")
+    limit(bob, "SELL", "50010", "0.01")
+    drain()  # the book is published to the depth store the estimate reads
+    buy = order_place(
+        user_id=alice.id, symbol="BTCUSDT", side="BUY", type="MARKET", quantity=D("0.015")
+    ).order
+    # Walk of the asks: 0.01 x 50000 + 0.005 x 50010 = 750.05, plus the 5 % margin.
+    assert bal(alice, market.quote) == (D("10000") - D("787.5525"), D("787.5525"))
+    drain()
+    buy.refresh_from_db()
+    assert buy.status == "FILLED" and buy.cumulative_quote_qty == D("750.05")
+    assert bal(alice, market.quote) == (D("10000") - D("750.05"), D(0))
+    assert_ledger_invariants()
