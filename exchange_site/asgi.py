@@ -12,11 +12,14 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from exchange_site.binance.asgi import api_asgi  # noqa: E402
 from exchange_site.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # /api/v3/ goes straight to its async views (see exchange_site.binance.asgi); the rest
+        # (admin, UI, schema, metrics) through Django's full handler.
+        "http": api_asgi(django_asgi_app),
         "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
     }
 )

@@ -167,6 +167,8 @@ class Trade(models.Model):
         ]
         indexes = [
             models.Index(fields=("market", "id"), name="trade_market_id"),
+            # klines, the 24 h ticker, avgPrice and aggTrades time ranges
+            models.Index(fields=("market", "created_at"), name="trade_market_time"),
             models.Index(
                 fields=("market", "seq"),
                 condition=models.Q(settled_at__isnull=True),

@@ -9,7 +9,6 @@ from django.db.models import QuerySet
 from .errors import INVALID_SYMBOL, ORDER_DOES_NOT_EXIST, OrderRejected, rejected
 from .models import OPEN_STATUSES, Market, Order, Trade
 
-
 _MARKET_DECIMALS = (
     "tick_size", "step_size", "min_price", "max_price", "min_qty", "max_qty", "min_notional",
     "max_notional", "maker_fee", "taker_fee", "price_band_pct",

@@ -1,3 +1,4 @@
 from __future__ import annotations
 
 from orders.tests.conftest import funded, market  # noqa: F401 - shared fixtures
+from tests.live import live_stack  # noqa: F401 - shared fixture

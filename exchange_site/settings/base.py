@@ -119,4 +119,5 @@ CACHES = {
 from .celery import *  # noqa: E402, F403
 from .channels import *  # noqa: E402, F403
 from .logging import *  # noqa: E402, F403
+from .ratelimits import *  # noqa: E402, F403
 from .rest import *  # noqa: E402, F403

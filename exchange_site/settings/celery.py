@@ -16,7 +16,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
-    "reconcile": {"task": "clearing.reconcile", "schedule": env("RECONCILE_EVERY_S", 300.0, cast=float)},
+    "reconcile": {
+        "task": "clearing.reconcile",
+        "schedule": env("RECONCILE_EVERY_S", 300.0, cast=float),
+    },
     "settle-sweep": {"task": "clearing.settle_sweep", "schedule": 2.0},
     "stream-sweep": {"task": "orders.stream_sweep", "schedule": 5.0},
 }

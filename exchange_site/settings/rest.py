@@ -1,7 +1,11 @@
-"""Django REST framework and the OpenAPI schema."""
+"""The REST API: the Binance-compatible /api/v3/ layer (exchange_site.binance) and DRF leftovers."""
 
 from __future__ import annotations
 
+from .env import env
+
+# DRF is not used by /api/v3/ (plain async Django views, see exchange_site/binance/); these
+# defaults keep any DRF view JSON-only and free of session/CSRF authentication.
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.FormParser"],
@@ -16,3 +20,17 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
 }
+
+# Threads running the API's blocking work (ORM, sync Redis). Each keeps one PostgreSQL
+# connection, so web processes x this must stay below PostgreSQL's max_connections.
+API_DB_THREADS: int = env("API_DB_THREADS", 16, cast=int)
+# Seconds an API key (and its decrypted secret) stays cached in a web process: disabling a key,
+# changing its permissions or IP allow-list takes effect within this time.
+API_KEY_CACHE_TTL: float = env("API_KEY_CACHE_TTL", 5.0, cast=float)
+# Seconds an order request waits for the matcher's verdict before answering with the accepted
+# state (status NEW); cancels answer -1007 (status unknown) after this wait.
+API_VERDICT_TIMEOUT: float = env("API_VERDICT_TIMEOUT", 2.0, cast=float)
+# Fee rates reported by GET /api/v3/account (fractions; 0.001 = 0.1 % = 10 in Binance's
+# basis-point fields). Markets carry their own rates; these are the platform defaults.
+API_ACCOUNT_MAKER_FEE: str = env("API_ACCOUNT_MAKER_FEE", "0.001")
+API_ACCOUNT_TAKER_FEE: str = env("API_ACCOUNT_TAKER_FEE", "0.001")

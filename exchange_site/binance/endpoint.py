@@ -1,0 +1,255 @@
+"""The `endpoint` decorator: one declaration per operation, used for handling and for the schema.
+
+    @endpoint("GET", security=Security.NONE, weight=1, params=spec(SYMBOL), response=...)
+    async def avg_price(call: Call) -> dict[str, Any]: ...
+
+and in exchange_site/api_urls.py: `path("v3/avgPrice", route(avg_price))`.
+
+Handling order for every request (contract section 2, "Check order"):
+1. API key for SIGNED endpoints: -2014 missing/malformed, -2015 unknown/disabled/IP/permission
+   (looked up first so that the request is counted against the key, answered after step 2);
+2. rate limits: 429 -1003 (weight) / -1015 (orders) with Retry-After; every response carries
+   X-MBX-USED-WEIGHT-1M once counted;
+3. SIGNED: `timestamp`/`signature` present (-1102), signature (-1022), timing (-1021, -1131);
+4. endpoint parameters (-1100, -1101, -1102, -1106, enum codes, -1014);
+5. the endpoint itself; DomainErrors it raises become {"code", "msg"}.
+Redis or PostgreSQL unreachable: 503 -1001. Anything unexpected: 500 -1000 (logged).
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import redis.exceptions
+import structlog
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from exchange_site.errors import DomainError
+
+from . import errors
+from .keys import KeyInfo, key_authorize, key_header_check, key_lookup, key_mark_used
+from .params import ParamSpec, merge_parts, spec
+from .ratelimit import rate_limit_hit
+from .responses import error_response, json_response
+from .signing import signature_check, timing_check
+
+log = structlog.get_logger(__name__)
+
+BODY_METHODS = frozenset({"POST", "PUT", "DELETE"})
+UNAVAILABLE = (
+    OperationalError,
+    InterfaceError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
+
+
+class Security(enum.Enum):
+    NONE = "NONE"
+    USER_DATA = "USER_DATA"  # needs the key's read permission
+    TRADE = "TRADE"  # needs the key's trade permission
+
+    @property
+    def signed(self) -> bool:
+        return self is not Security.NONE
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """What an endpoint function receives."""
+
+    request: HttpRequest
+    params: dict[str, Any]
+    key: KeyInfo | None
+
+    @property
+    def user_id(self) -> int:
+        if self.key is None:  # pragma: no cover - only SIGNED endpoints ask
+            raise errors.key_rejected()
+        return self.key.user_id
+
+
+Handler = Callable[[Call], Awaitable[Any]]
+Weight = int | Callable[[Mapping[str, str]], int]
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    method: str
+    func: Handler
+    security: Security
+    weight: Weight
+    params: ParamSpec
+    response: dict[str, Any]  # OpenAPI schema of the 200 body
+    summary: str
+    description: str = ""
+    tag: str = "Market"
+    orders: int = 0  # new orders counted against the order-rate limit
+    weight_doc: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.func.__name__
+
+    def weight_for(self, raw: Mapping[str, str]) -> int:
+        if isinstance(self.weight, int):
+            return self.weight
+        try:
+            return self.weight(raw)
+        except (ValueError, TypeError):  # malformed params: answered later, weigh the default
+            return self.weight({})
+
+    async def __call__(self, request: HttpRequest) -> HttpResponse:
+        headers: dict[str, str] = {}
+        try:
+            return await self._handle(request, headers)
+        except DomainError as exc:
+            response = error_response(exc.code, exc.msg, status=exc.http_status, headers=headers)
+            data = getattr(exc, "data", None)
+            if data is not None:  # e.g. cancelReplace's per-side outcome
+                response = json_response(
+                    {"code": exc.code, "msg": exc.msg, "data": data},
+                    status=exc.http_status,
+                    headers=headers,
+                )
+            return response
+        except UNAVAILABLE:
+            log.warning("api_dependency_down", endpoint=self.name, exc_info=True)
+            down = errors.dependency_down()
+            return error_response(down.code, down.msg, status=down.http_status, headers=headers)
+        except Exception:
+            log.exception("api_unexpected_error", endpoint=self.name)
+            bug = errors.unknown_error()
+            return error_response(bug.code, bug.msg, status=bug.http_status, headers=headers)
+
+    async def _handle(self, request: HttpRequest, headers: dict[str, str]) -> HttpResponse:
+        query = raw_query(request)
+        body = request.body if request.method in BODY_METHODS else b""
+        raw = merge_parts(query, body)
+        ip = request.META.get("REMOTE_ADDR") or "unknown"
+
+        key: KeyInfo | None = None
+        key_error: errors.ApiError | None = None
+        if self.security.signed:
+            try:
+                key_string = key_header_check(request.headers.get("X-MBX-APIKEY"))
+                key = key_authorize(
+                    await key_lookup(key_string),
+                    ip=ip,
+                    need_trade=self.security is Security.TRADE,
+                )
+            except errors.ApiError as exc:
+                key_error = exc
+
+        usage = await rate_limit_hit(
+            ip=ip, key=key, weight=self.weight_for(raw.values), orders=self.orders
+        )
+        headers.update(usage.headers)
+        if usage.error is not None:
+            headers["Retry-After"] = str(usage.retry_after_s)
+            raise usage.error
+        if key_error is not None:
+            raise key_error
+
+        if key is not None:
+            timestamp = raw.values.get("timestamp", "")
+            signature = raw.values.get("signature", "")
+            if timestamp == "":
+                raise errors.mandatory("timestamp")
+            if signature == "":
+                raise errors.mandatory("signature")
+            signature_check(secret=key.secret, query=query, body=body, signature=signature)
+            timing_check(
+                timestamp=timestamp,
+                recv_window=raw.values.get("recvWindow", ""),
+                now_us=time.time_ns() // 1000,
+            )
+            await key_mark_used(key)
+
+        if raw.duplicate is not None:
+            raise errors.duplicate_param()
+        params = self.params.validate(raw.values)
+        result = await self.func(Call(request, params, key))
+        if isinstance(result, HttpResponse):
+            for name, value in headers.items():
+                result[name] = value
+            return result
+        return json_response(result, headers=headers)
+
+
+def raw_query(request: HttpRequest) -> bytes:
+    """The query string as received, for the signature: ASGI keeps the raw bytes in the scope;
+    under WSGI (the test client) QUERY_STRING holds them decoded as latin-1."""
+    scope = getattr(request, "scope", None)
+    if scope is not None:
+        query = scope.get("query_string", b"")
+        # ASGI servers give bytes; Django's AsyncClient puts a str there.
+        return query.encode("latin-1", "replace") if isinstance(query, str) else bytes(query)
+    return str(request.META.get("QUERY_STRING", "")).encode("latin-1", "replace")
+
+
+def endpoint(
+    method: str,
+    *,
+    response: dict[str, Any],
+    summary: str,
+    security: Security = Security.NONE,
+    weight: Weight = 1,
+    params: ParamSpec | None = None,
+    description: str = "",
+    tag: str = "Market",
+    orders: int = 0,
+    weight_doc: str = "",
+) -> Callable[[Handler], Endpoint]:
+    def wrap(func: Handler) -> Endpoint:
+        return Endpoint(
+            method=method,
+            func=func,
+            security=security,
+            weight=weight,
+            params=params if params is not None else spec(),
+            response=response,
+            summary=summary,
+            description=description,
+            tag=tag,
+            orders=orders,
+            weight_doc=weight_doc,
+        )
+
+    return wrap
+
+
+ApiView = Callable[..., Coroutine[Any, Any, HttpResponse]]
+
+
+def route(*endpoints: Endpoint) -> ApiView:
+    """The view of one path: dispatches on the method to its endpoints (405 otherwise).
+
+    The endpoints stay reachable as `view.endpoints` (method -> Endpoint) for the schema.
+    """
+    table = {ep.method: ep for ep in endpoints}
+    if len(table) != len(endpoints):
+        raise ValueError("two endpoints with one method on one path")
+
+    async def view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        ep = table.get(request.method or "")
+        if ep is None:
+            exc = errors.not_supported(http_status=405)
+            response = error_response(exc.code, exc.msg, status=405)
+            response["Allow"] = ", ".join(sorted(table))
+            return response
+        return await ep(request)
+
+    view.endpoints = table  # type: ignore[attr-defined]
+    view.__name__ = view.__qualname__ = f"api_{endpoints[0].name}"
+    # API requests carry no CSRF token; they are authenticated by signature or are public.
+    return csrf_exempt(view)
+
+
+__all__ = ["ApiView", "Call", "Endpoint", "Security", "endpoint", "route"]

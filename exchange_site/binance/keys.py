@@ -1,0 +1,146 @@
+"""API key lookup for SIGNED endpoints: cached, with permissions and the IP allow-list.
+
+The key row and its decrypted secret are cached in-process for settings.API_KEY_CACHE_TTL
+seconds (default 5 s): a lookup per request would cost a query plus a Fernet decryption.
+Disabling a key (or its user), changing its permissions, tier or IP allow-list therefore takes
+effect within that TTL. Unknown keys are cached too, so a flood of bad keys does not reach the
+database more than once per TTL per key.
+
+`last_used_at` is written at most once a minute per key and process, never per request.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+import structlog
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import ApiKey
+from accounts.services import api_key_secret, ip_allowlist_parse
+from exchange_site.errors import InvalidInput
+
+from . import errors
+from .db import db_call
+
+log = structlog.get_logger(__name__)
+
+# Keys are issued as 64 url-safe characters (accounts.services.api_key_issue).
+KEY_RE = re.compile(r"^[A-Za-z0-9_-]{64}$")
+CACHE_MAX_ENTRIES = 10_000
+LAST_USED_EVERY_S = 60.0
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True, slots=True)
+class KeyInfo:
+    id: int
+    user_id: int
+    secret: bytes
+    can_read: bool
+    can_trade: bool
+    active: bool  # key enabled and its user active
+    tier: str
+    # None: any address; otherwise the allowed networks (an empty tuple allows nothing: the
+    # stored list could not be parsed, and failing closed is the safe reading).
+    networks: tuple[Network, ...] | None
+
+    def ip_allowed(self, ip: str) -> bool:
+        if self.networks is None:
+            return True
+        try:
+            address = ipaddress.ip_address(ip)
+        except ValueError:
+            return False
+        return any(address in network for network in self.networks)
+
+
+_cache: dict[str, tuple[float, KeyInfo | None]] = {}
+_last_used_written: dict[int, float] = {}
+
+
+def key_cache_clear() -> None:
+    """Forget every cached key (tests; an operator action could call it too)."""
+    _cache.clear()
+    _last_used_written.clear()
+
+
+def _load(key: str) -> KeyInfo | None:
+    row = ApiKey.objects.select_related("user").filter(key=key).first()
+    if row is None:
+        return None
+    networks: tuple[Network, ...] | None = None
+    if row.ip_allowlist.strip():
+        try:
+            networks = tuple(ip_allowlist_parse(row.ip_allowlist))
+        except InvalidInput:
+            log.warning("api_key_bad_ip_allowlist", api_key_id=row.pk)
+            networks = ()
+    return KeyInfo(
+        id=row.pk,
+        user_id=row.user_id,
+        secret=api_key_secret(row).encode(),
+        can_read=row.can_read,
+        can_trade=row.can_trade,
+        active=row.enabled and row.user.is_active,
+        tier=row.tier,
+        networks=networks,
+    )
+
+
+async def key_lookup(key: str) -> KeyInfo | None:
+    """The key's info, from the cache when fresh; None when no such key exists."""
+    now = time.monotonic()
+    hit = _cache.get(key)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    info = await db_call(_load, key)
+    if len(_cache) >= CACHE_MAX_ENTRIES:
+        _cache.clear()  # crude but bounded: a refill costs one query per live key
+    _cache[key] = (now + settings.API_KEY_CACHE_TTL, info)
+    return info
+
+
+def key_header_check(header: str | None) -> str:
+    """The key from the X-MBX-APIKEY header; -2014 when missing or malformed."""
+    if not header or not KEY_RE.match(header):
+        raise errors.key_format()
+    return header
+
+
+def key_authorize(info: KeyInfo | None, *, ip: str, need_trade: bool) -> KeyInfo:
+    """-2015 for an unknown or disabled key, an address outside its allow-list, or a missing
+    permission (USER_DATA needs read, TRADE needs trade)."""
+    if info is None or not info.active or not info.ip_allowed(ip):
+        raise errors.key_rejected()
+    if not (info.can_trade if need_trade else info.can_read):
+        raise errors.key_rejected()
+    return info
+
+
+def _touch(key_id: int) -> None:
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=LAST_USED_EVERY_S)
+    # The filter keeps several web processes from rewriting the row within the same minute.
+    ApiKey.objects.filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lt=cutoff), pk=key_id
+    ).update(last_used_at=now)
+
+
+async def key_mark_used(info: KeyInfo) -> None:
+    """Record use in ApiKey.last_used_at, at most once a minute per key and process."""
+    now = time.monotonic()
+    last = _last_used_written.get(info.id)
+    if last is not None and now - last < LAST_USED_EVERY_S:
+        return
+    _last_used_written[info.id] = now
+    if len(_last_used_written) > CACHE_MAX_ENTRIES:
+        _last_used_written.clear()
+    await db_call(_touch, info.id)

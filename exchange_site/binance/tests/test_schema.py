@@ -1,0 +1,118 @@
+"""The OpenAPI document and the docs page: served, valid, complete, generated from the
+parameter declarations."""
+
+from __future__ import annotations
+
+from django.urls import URLPattern
+from openapi_spec_validator import validate
+
+from exchange_site import api_urls
+from exchange_site.binance.endpoint import Endpoint
+from exchange_site.binance.testing import ApiClient
+
+CONTRACT_OPERATIONS = {
+    ("get", "/api/v3/ping"),
+    ("get", "/api/v3/time"),
+    ("get", "/api/v3/exchangeInfo"),
+    ("get", "/api/v3/depth"),
+    ("get", "/api/v3/trades"),
+    ("get", "/api/v3/aggTrades"),
+    ("get", "/api/v3/klines"),
+    ("get", "/api/v3/ticker/24hr"),
+    ("get", "/api/v3/ticker/price"),
+    ("get", "/api/v3/ticker/bookTicker"),
+    ("get", "/api/v3/avgPrice"),
+    ("post", "/api/v3/order"),
+    ("post", "/api/v3/order/test"),
+    ("delete", "/api/v3/order"),
+    ("get", "/api/v3/order"),
+    ("get", "/api/v3/openOrders"),
+    ("delete", "/api/v3/openOrders"),
+    ("get", "/api/v3/allOrders"),
+    ("get", "/api/v3/myTrades"),
+    ("get", "/api/v3/account"),
+    ("post", "/api/v3/order/cancelReplace"),
+    ("put", "/api/v3/order/amend/keepPriority"),
+}
+
+
+def routed() -> dict[tuple[str, str], Endpoint]:
+    result = {}
+    for pattern in api_urls.urlpatterns:
+        endpoints = (
+            getattr(pattern.callback, "endpoints", None)
+            if isinstance(pattern, URLPattern)
+            else None
+        )
+        for method, ep in (endpoints or {}).items():
+            result[(method.lower(), f"/api/{pattern.pattern}")] = ep
+    return result
+
+
+def test_schema_is_served_valid_and_lists_every_operation(api: ApiClient) -> None:
+    response = api.get("/api/schema/")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    document = response.json()
+    validate(document)  # OpenAPI 3.0 structural validation
+    served = {(m, p) for p, ops in document["paths"].items() for m in ops}
+    assert served == CONTRACT_OPERATIONS == set(routed())
+
+
+def test_schema_parameters_are_the_declared_ones(api: ApiClient) -> None:
+    document = api.get("/api/schema/").json()
+    for (method, path), ep in routed().items():
+        operation = document["paths"][path][method]
+        if method in ("post", "put"):
+            body = operation["requestBody"]["content"]["application/x-www-form-urlencoded"]
+            names = set(body["schema"]["properties"])
+            required = set(body["schema"].get("required", []))
+        else:
+            params = operation.get("parameters", [])
+            names = {p["name"] for p in params}
+            required = {p["name"] for p in params if p["required"]}
+        declared = {p.name for p in ep.params.params}
+        signed = {"timestamp", "recvWindow", "signature"} if ep.security.signed else set()
+        assert names == declared | signed, (method, path)
+        assert required == {p.name for p in ep.params.params if p.required} | (
+            signed - {"recvWindow"}
+        )
+        assert operation["security"] == ([{"ApiKey": []}] if signed else [])
+        assert "application/json" in operation["responses"]["200"]["content"]
+
+
+def test_enum_codes_and_patterns_reach_the_schema(api: ApiClient) -> None:
+    document = api.get("/api/schema/").json()
+    klines = {p["name"]: p for p in document["paths"]["/api/v3/klines"]["get"]["parameters"]}
+    assert "1M" in klines["interval"]["schema"]["enum"]
+    assert klines["limit"]["schema"]["maximum"] == 1000
+    order = document["paths"]["/api/v3/order"]["post"]["requestBody"]["content"]
+    props = order["application/x-www-form-urlencoded"]["schema"]["properties"]
+    assert props["type"]["enum"] == [
+        "LIMIT",
+        "LIMIT_MAKER",
+        "MARKET",
+        "STOP_LOSS",
+        "STOP_LOSS_LIMIT",
+        "TAKE_PROFIT",
+        "TAKE_PROFIT_LIMIT",
+    ]
+    assert "Required when type is" in props["price"]["description"]
+    assert "-1014" in props["icebergQty"]["description"]
+    assert "Error" in document["components"]["schemas"]
+
+
+def test_docs_page_uses_local_static_files(api: ApiClient) -> None:
+    page = api.get("/api/docs/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "/api/docs/static/swagger-ui-bundle.js" in html
+    assert "/api/schema/" in html
+    assert "https://" not in html and "http://" not in html  # no CDN
+    bundle = api.get("/api/docs/static/swagger-ui-bundle.js")
+    assert bundle.status_code == 200
+    assert b"SwaggerUIBundle" in bundle.content
+    css = api.get("/api/docs/static/swagger-ui.css")
+    assert css.status_code == 200
+    missing = api.get("/api/docs/static/../../settings.py")
+    assert missing.status_code == 404

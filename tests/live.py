@@ -1,0 +1,77 @@
+"""The whole stack as real processes (daphne, matcher, Celery worker and beat) on the test
+database, with a market and funded traders holding API keys: what a client sees."""
+
+from __future__ import annotations
+
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from accounts.models import User
+from accounts.services import api_key_issue
+from clearing.services import balance_credit_external
+from orders.models import Market
+from orders.services import market_create
+from tests.procs import Proc, beat_proc, free_port, matcher_proc, wait_for, web_proc, worker_proc
+
+
+@dataclass
+class Trader:
+    user: User
+    api_key: str
+    secret: str
+
+
+@dataclass
+class LiveStack:
+    base_url: str
+    market: Market
+    alice: Trader
+    bob: Trader
+    procs: list[Proc]
+
+
+def _trader(name: str, market: Market) -> Trader:
+    user = User.objects.create_user(username=name, password="pw-" + name * 3)
+    for asset_id, amount in ((market.quote_id, 100000), (market.base_id, 10)):
+        balance_credit_external(
+            user_id=user.id, asset_id=asset_id, amount=Decimal(amount), ref=f"{name}-{asset_id}"
+        )
+    key, secret = api_key_issue(user=user, permissions=["read", "trade"])
+    return Trader(user, key.key, secret)
+
+
+def _up(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as resp:
+            return bool(resp.status == 200)
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def live_stack(transactional_db: None, redis_client, tmp_path: Path) -> Iterator[LiveStack]:  # type: ignore[no-untyped-def]
+    market = market_create(
+        base="BTC", quote="USDT", tick_size=Decimal("0.01"), step_size=Decimal("0.00001"),
+        min_notional=Decimal("5"),
+    )  # fmt: skip
+    alice, bob = _trader("alice", market), _trader("bob", market)
+    port = free_port()
+    env = {"SETTLE_SWEEP_AGE_S": "0.5", "API_VERDICT_TIMEOUT": "5"}
+    procs = [
+        web_proc(port, tmp_path, **env).start(),
+        matcher_proc(["BTCUSDT"], tmp_path, **env).start(),
+        worker_proc(tmp_path, **env).start(),
+        beat_proc(tmp_path, **env).start(),
+    ]
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _up(base + "/api/v3/ping"), 30, "the web process", procs)
+        yield LiveStack(base, market, alice, bob, procs)
+    finally:
+        for proc in procs:
+            proc.stop()
