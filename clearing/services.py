@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 
 from exchange_site.errors import InsufficientFunds, InvalidInput
@@ -138,12 +138,19 @@ def ledger_post(
             for leg in legs
         ]
     )
-    for account_key, delta in deltas.items():
-        if delta == 0:
-            continue
-        account = locked[account_key]
-        LedgerAccount.objects.filter(pk=account.pk).update(balance=F("balance") + delta)
-        account.balance += delta
+    changed = [(locked[k], d) for k, d in deltas.items() if d != 0]
+    if changed:
+        # One statement for all the balances (a placement moves two, a trade six).
+        rows = ",".join(["(%s::bigint, %s::numeric)"] * len(changed))
+        params: list[object] = [v for account, delta in changed for v in (account.pk, delta)]
+        with connection.cursor() as cur:
+            cur.execute(
+                f"UPDATE {LedgerAccount._meta.db_table} a SET balance = a.balance + v.delta"  # noqa: S608 - no user input in the SQL text
+                f" FROM (VALUES {rows}) AS v(id, delta) WHERE a.id = v.id",
+                params,
+            )
+        for account, delta in changed:
+            account.balance += delta
     return txn, True
 
 

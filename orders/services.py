@@ -8,10 +8,12 @@ the order's state.
 
 from __future__ import annotations
 
+import functools
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_UP, Decimal
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -54,6 +56,7 @@ from .selectors import market_get
 from .verdicts import request_id_new
 
 T = Order.Type
+F = TypeVar("F", bound=Callable[..., Any])
 LIMIT_TYPES = {T.LIMIT, T.LIMIT_MAKER, T.STOP_LOSS_LIMIT, T.TAKE_PROFIT_LIMIT}
 STOP_TYPES = {T.STOP_LOSS, T.STOP_LOSS_LIMIT, T.TAKE_PROFIT, T.TAKE_PROFIT_LIMIT}
 MARKET_LIKE = {T.MARKET, T.STOP_LOSS, T.TAKE_PROFIT}
@@ -408,16 +411,15 @@ def _insert(market: Market, user_id: int, spec: _Spec, client_order_id: str | No
     ).count()
     if open_count >= settings.MAX_OPEN_ORDERS_PER_MARKET:
         raise filter_failure("MAX_NUM_ORDERS")
-    try:
-        with transaction.atomic():
-            order = Order.objects.create(
-                user_id=user_id,
-                market=market,
-                client_order_id=client_order_id or secrets.token_urlsafe(16)[:22],
-                **spec.fields,
-            )
-    except IntegrityError as exc:
-        raise OrderRejected(DUPLICATE_ORDER) from exc
+    # A client id already used by an open order violates order_client_id_unique_open; that
+    # aborts the whole transaction, and _duplicate_as_rejection turns it into -2010 outside it
+    # (a savepoint here would cost two round trips on every order).
+    order = Order.objects.create(
+        user_id=user_id,
+        market=market,
+        client_order_id=client_order_id or secrets.token_urlsafe(16)[:22],
+        **spec.fields,
+    )
     ledger_post(
         key=f"order:{order.id}:hold",
         kind="order_hold",
@@ -439,6 +441,22 @@ def _place_command(order: Order, spec: _Spec) -> PlaceOrder:
     return PlaceOrder(order_id=order.id, owner_id=order.user_id, **spec.engine)
 
 
+def _duplicate_as_rejection(fn: F) -> F:
+    """Map the open-client-id unique violation, raised when the transaction fails, to -2010."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except IntegrityError as exc:
+            if "order_client_id_unique_open" in str(exc):
+                raise OrderRejected(DUPLICATE_ORDER) from exc
+            raise
+
+    return cast(F, wrapper)
+
+
+@_duplicate_as_rejection
 @transaction.atomic(durable=True)
 def order_place(
     *,
@@ -562,6 +580,7 @@ def order_amend_keep_priority(
     return Submitted(order, rid)
 
 
+@_duplicate_as_rejection
 @transaction.atomic(durable=True)
 def order_cancel_replace(
     *,

@@ -183,3 +183,12 @@ def test_market_buy_by_quantity_holds_an_estimate_and_releases_the_rest(market, 
     assert buy.status == "FILLED" and buy.cumulative_quote_qty == D("750.05")
     assert bal(alice, market.quote) == (D("10000") - D("750.05"), D(0))
     assert_ledger_invariants()
+
+
+def test_order_place_query_budget(market, funded, django_assert_max_num_queries):
+    """The acceptance transaction is the hot path of the web process: keep its round trips
+    counted (BEGIN/COMMIT included)."""
+    alice = funded(usdt="10000")
+    limit(alice, "BUY", "100", "0.1")  # accounts exist from here on, as for any active trader
+    with django_assert_max_num_queries(10):
+        limit(alice, "BUY", "101", "0.1", client_order_id="budget-1")
