@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 from matching.engine import (
@@ -20,8 +21,8 @@ from matching.engine import (
     STPMode,
     TimeInForce,
 )
-from matching.engine.commands import Command
 from matching.engine.book import _NO_DOWN_STOP, _NO_UP_STOP, _stop_goes_up
+from matching.engine.commands import Command
 
 PRICED = {
     OrderType.LIMIT,
@@ -45,8 +46,12 @@ def check_internals(book: OrderBook) -> None:
     ):
         assert list(prices) == sorted(levels), "sorted prices mirror the level dict"
         for price, level in levels.items():
-            live = [o for o in level.orders if o.rem]
+            live = level.orders()
             assert live, "no empty level"
+            assert level.head is live[0] and level.tail is live[-1]
+            assert live[0].prv is None and live[-1].nxt is None
+            for a, b in pairwise(live):
+                assert a.nxt is b and b.prv is a, "doubly linked both ways"
             assert len(live) == level.count
             assert sum(o.rem for o in live) == level.qty
             prios = [o.prio for o in live]
@@ -117,18 +122,24 @@ class RandomStream:
             tif, price = TimeInForce.GTC, 0
             qty = rng.choice((0, rng.randint(1, 8)))
             quote = rng.randint(50, 1500) if not qty or rng.random() < 0.3 else 0
-        stop = rng.randint(self.low, self.high) if type_ in (
-            OrderType.STOP_LOSS,
-            OrderType.STOP_LOSS_LIMIT,
-            OrderType.TAKE_PROFIT,
-            OrderType.TAKE_PROFIT_LIMIT,
-        ) else 0
+        stop = (
+            rng.randint(self.low, self.high)
+            if type_
+            in (
+                OrderType.STOP_LOSS,
+                OrderType.STOP_LOSS_LIMIT,
+                OrderType.TAKE_PROFIT,
+                OrderType.TAKE_PROFIT_LIMIT,
+            )
+            else 0
+        )
         cmd = PlaceOrder(oid, owner, side, type_, tif, price, qty, quote, stop, stp)
         if rng.random() < 0.02:
-            cmd = cmd._replace(**rng.choice(  # malformed
-                [{"price_ticks": 0}, {"qty_lots": -1}, {"tif": 0}, {"side": 3}, {"stp": 7},
-                 {"price_ticks": 100.0}, {"quote_qty": -1}, {"type": 0}]
-            ))  # fmt: skip
+            malformed: list[dict[str, Any]] = [
+                {"price_ticks": 0}, {"qty_lots": -1}, {"tif": 0}, {"side": 3}, {"stp": 7},
+                {"price_ticks": 100.0}, {"quote_qty": -1}, {"type": 0},
+            ]  # fmt: skip
+            cmd = cmd._replace(**rng.choice(malformed))
         return cmd
 
     def target(self, book: OrderBook) -> tuple[int, int]:

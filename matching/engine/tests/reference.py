@@ -163,9 +163,7 @@ class RefBook:
                 p = cmd.place
                 self.emit("OrderRejected", p.order_id, p.owner_id, UNKNOWN_ORDER)
         elif isinstance(cmd, CancelAll):
-            victims = [
-                o for o in self.book + self.stops if cmd.owner_id in (None, o.owner_id)
-            ]
+            victims = [o for o in self.book + self.stops if cmd.owner_id in (None, o.owner_id)]
             for o in sorted(victims, key=lambda o: o.priority):
                 self.remove(o)
                 self.done(o, cmd.reason)
@@ -200,8 +198,10 @@ class RefBook:
                 return False
         elif c.qty_lots < 0 or c.quote_qty < 0 or c.qty_lots + c.quote_qty == 0:
             return False
-        return not (c.type in (STOP_LOSS, STOP_LOSS_LIMIT, TAKE_PROFIT, TAKE_PROFIT_LIMIT)
-                    and c.stop_price_ticks <= 0)
+        return not (
+            c.type in (STOP_LOSS, STOP_LOSS_LIMIT, TAKE_PROFIT, TAKE_PROFIT_LIMIT)
+            and c.stop_price_ticks <= 0
+        )
 
     def place(self, c: PlaceOrder) -> None:
         if self.state != TRADING:

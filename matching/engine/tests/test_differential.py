@@ -16,7 +16,7 @@ from matching.engine.tests.reference import RefBook
 
 @pytest.mark.parametrize(
     ("seed", "owners", "steps"),
-    [(seed, 1 + seed % 4, 3000) for seed in range(40)] + [(100, 2, 20000)],
+    [(seed, 1 + seed % 4, 2500) for seed in range(24)] + [(100, 2, 10000)],
 )
 def test_engine_matches_reference(seed: int, owners: int, steps: int) -> None:
     stream = RandomStream(seed, owners=owners)

@@ -22,20 +22,16 @@ from matching.engine import (
     CancelReplace,
     DoneReason,
     MarketState,
-    OrderAccepted,
-    OrderAmended,
     OrderBook,
-    OrderDone,
     OrderType,
     PlaceOrder,
     SetMarketState,
     Side,
     STPMode,
     TimeInForce,
-    TradeExecuted,
 )
 from matching.engine.commands import Command
-from matching.engine.tests.helpers import PRICED, Checker, norm
+from matching.engine.tests.helpers import Checker, norm
 from matching.engine.tests.reference import RefBook
 
 OWNERS = st.integers(1, 3)
@@ -79,9 +75,8 @@ def place_fields(draw: st.DrawFn) -> dict[str, Any]:
             fields["quote_qty"] = draw(st.integers(50, 1500))
         if mode == "quote":
             fields["qty_lots"] = 0
-    if type_ not in PRICED or type_ not in (OrderType.LIMIT, OrderType.LIMIT_MAKER):
-        if type_ not in (OrderType.LIMIT, OrderType.LIMIT_MAKER, OrderType.MARKET):
-            fields["stop_price_ticks"] = draw(PRICES)
+    if type_ not in (OrderType.LIMIT, OrderType.LIMIT_MAKER, OrderType.MARKET):
+        fields["stop_price_ticks"] = draw(PRICES)
     if draw(st.integers(0, 30)) == 17:  # sometimes malformed
         key = draw(st.sampled_from(["price_ticks", "qty_lots", "tif", "side", "stp", "quote"]))
         bad = {"price_ticks": 0, "qty_lots": -1, "tif": 0, "side": 3, "stp": 9, "quote": -5}
@@ -162,9 +157,9 @@ class EngineVsReference(RuleBasedStateMachine):
             owner = self.owner_for(data, oid)
             cmd = CancelReplace(oid, owner, self.new_place(data)._replace(owner_id=owner))
         elif kind == "cancel_all":
-            owner = data.draw(st.one_of(st.none(), OWNERS))
+            who = data.draw(st.one_of(st.none(), OWNERS))
             reason = data.draw(st.sampled_from([DoneReason.CANCELED, DoneReason.EXPIRED]))
-            cmd = CancelAll(owner, reason)
+            cmd = CancelAll(who, reason)
         elif kind == "reopen":
             cmd = SetMarketState(MarketState.TRADING)
         else:
@@ -212,7 +207,7 @@ class EngineVsReference(RuleBasedStateMachine):
 
 EngineVsReference.TestCase.settings = settings(
     max_examples=150,
-    stateful_step_count=60,
+    stateful_step_count=80,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )

@@ -1,0 +1,45 @@
+"""The engine is a pure library (no Django) and the benchmark runs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[3]  # .../matching/engine/tests -> repo root
+
+
+def test_engine_imports_without_django() -> None:
+    code = (
+        "import matching.engine; import sys; "
+        "assert not any(m == 'django' or m.startswith('django.') for m in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_import_check_can_fail() -> None:
+    """The same probe fails when django is imported, so the test above is not vacuous."""
+    code = (
+        "import matching.engine, django; import sys; "
+        "assert not any(m == 'django' or m.startswith('django.') for m in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=False
+    )
+    assert done.returncode != 0
+
+
+def test_bench_prints_its_figures() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "matching.engine.bench", "--commands", "3000"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    lines = done.stdout.strip().splitlines()
+    assert lines[-1].startswith("commands/s: ") and int(lines[-1].split(": ")[1]) > 0
+    assert any(line.startswith("latency per command (us): p50 ") for line in lines)
