@@ -25,7 +25,7 @@ def _no_enqueue_inside_atomic(monkeypatch: pytest.MonkeyPatch) -> None:
     original_apply_async = Task.apply_async
     original_xadd = redis.Redis.xadd
 
-    def apply_async(self: Task, *args: Any, **kwargs: Any) -> Any:  # type: ignore[type-arg]
+    def apply_async(self: Task, *args: Any, **kwargs: Any) -> Any:
         _fail_if_inside_app_atomic(f"task {self.name}")
         return original_apply_async(self, *args, **kwargs)
 

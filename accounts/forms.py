@@ -6,6 +6,6 @@ from .models import User
 
 
 class SignupForm(UserCreationForm):  # type: ignore[type-arg]
-    class Meta(UserCreationForm.Meta):  # type: ignore[name-defined,misc]
+    class Meta(UserCreationForm.Meta):
         model = User
         fields = ("username", "email")

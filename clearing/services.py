@@ -142,7 +142,7 @@ def ledger_post(
     if changed:
         # One statement for all the balances (a placement moves two, a trade six).
         rows = ",".join(["(%s::bigint, %s::numeric)"] * len(changed))
-        params: list[object] = [v for account, delta in changed for v in (account.pk, delta)]
+        params: list[int | Decimal] = [v for account, delta in changed for v in (account.pk, delta)]
         with connection.cursor() as cur:
             cur.execute(
                 f"UPDATE {LedgerAccount._meta.db_table} a SET balance = a.balance + v.delta"  # noqa: S608 - no user input in the SQL text

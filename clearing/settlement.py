@@ -8,6 +8,7 @@ none of its trades is left unsettled.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 from django.db import connection, transaction
@@ -139,7 +140,7 @@ def market_settle(*, market_id: int, limit: int = 500) -> int:
 def unsettled_markets(*, older_than_s: float = 0) -> dict[int, float]:
     """Markets with unsettled trades or unreleased finished holds -> age of the oldest trade."""
     now = timezone.now()
-    cutoff = now - timezone.timedelta(seconds=older_than_s)
+    cutoff = now - timedelta(seconds=older_than_s)
     ages: dict[int, float] = {}
     rows = (
         Trade.objects.filter(settled_at__isnull=True, created_at__lte=cutoff)

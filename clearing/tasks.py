@@ -3,10 +3,10 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from celery import shared_task
 from django.conf import settings
 from django.db import OperationalError
 
+from exchange_site.celery_typing import shared_task
 from exchange_site.redis import get_redis
 
 from .invariants import ledger_check_invariants

@@ -32,6 +32,7 @@ def assert_balances_match_trades(credits: dict[tuple[int, int], Decimal]) -> Non
         expected[(t.seller_id, quote)] += t.quote_qty - t.seller_fee
     actual: dict[tuple[int, int], Decimal] = defaultdict(Decimal)
     for account in LedgerAccount.objects.filter(user__isnull=False):
+        assert account.user_id is not None  # filtered above
         actual[(account.user_id, account.asset_id)] += account.balance
     keys = set(expected) | set(actual)
     wrong = {k: (actual[k], expected[k]) for k in keys if actual[k] != expected[k]}

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import redis
+from redis.typing import EncodableT, FieldT
 
 
 def _keys(symbol: str) -> tuple[str, str, str]:
@@ -39,7 +40,7 @@ def depth_write(
         pipe.delete(kb, ka)
     for key, levels in ((kb, bids), (ka, asks)):
         gone = [price for price, qty in levels.items() if qty == 0]
-        live = {price: qty for price, qty in levels.items() if qty}
+        live: dict[FieldT, EncodableT] = {price: qty for price, qty in levels.items() if qty}
         if gone and not full:
             pipe.hdel(key, *gone)
         if live:

@@ -24,13 +24,14 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import redis
 import structlog
 from django.db import connection, transaction
 from django.utils import timezone
 from prometheus_client import Counter, Gauge, Histogram
+from redis.typing import KeyT, StreamIdT
 
 from clearing.models import Hold
 from exchange_site.money import quantize_up
@@ -336,7 +337,8 @@ class Matcher:
                 "order_id", "original_amount"
             )
         )
-        orders, stops = [], []
+        orders: list[OrderSnapshot] = []
+        stops: list[OrderSnapshot] = []
         for row in rows:
             fields = order_engine_fields(row, market, holds.get(row.id, Decimal(0)))
             snap = OrderSnapshot(
@@ -381,7 +383,7 @@ class Matcher:
             self._rescanned_at = time.monotonic()
             for ctx in self.markets.values():
                 ctx.read_id = "0"
-        streams = {key: ctx.read_id for key, ctx in self.markets.items()}
+        streams: dict[KeyT, StreamIdT] = {key: ctx.read_id for key, ctx in self.markets.items()}
         if not streams:
             time.sleep(self.block_ms / 1000)
             return []
@@ -401,9 +403,13 @@ class Matcher:
                 self._ensure_group(key)
                 ctx.read_id = "0"
             return []
-        result = []
-        seen = set()
-        for raw_key, entries in resp or []:
+        # RESP2 (this client's protocol): [[stream key, [(entry id, fields), ...]], ...]
+        streams_read = cast(
+            "list[tuple[bytes | str, list[tuple[bytes | str, dict[bytes, bytes]]]]]", resp or []
+        )
+        result: list[tuple[_MarketCtx, list[tuple[str, dict[bytes, bytes]]]]] = []
+        seen: set[str] = set()
+        for raw_key, entries in streams_read:
             key = raw_key.decode() if isinstance(raw_key, bytes) else raw_key
             ctx = self.markets[key]
             seen.add(key)
@@ -423,6 +429,7 @@ class Matcher:
         batch = _Batch()
         decoded: list[tuple[_MarketCtx, str, Command | None, str | None]] = []
         place_ids: list[int] = []
+        cmd: Command | None
         for ctx, items in entries:
             for entry_id, fields in items:
                 batch.acks.setdefault(stream_key(ctx.market.symbol), []).append(entry_id)

@@ -3,10 +3,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import structlog
-from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
+from exchange_site.celery_typing import shared_task
 from exchange_site.redis import get_redis
 from matching.engine import CancelOrder
 from matching.engine.commands import Command

@@ -23,5 +23,5 @@ values = {
     "REDIS_HOST": rd.hostname or "127.0.0.1",
     "REDIS_PORT": rd.port or 6379,
 }
-for key, value in values.items():
-    print(f"{key}={shlex.quote(str(value))}")
+for name, setting in values.items():
+    print(f"{name}={shlex.quote(str(setting))}")

@@ -9,13 +9,20 @@ from decimal import Decimal
 
 from django.db import connection
 
+from accounts.models import User
 from exchange_site.errors import DomainError
 from orders.models import OPEN_STATUSES, Order
 from orders.services import order_cancel, order_place
 
 
 def burst(
-    users: list, symbol: str, n: int, *, threads: int = 4, seed: int = 7, cancel_ratio: float = 0.3
+    users: list[User],
+    symbol: str,
+    n: int,
+    *,
+    threads: int = 4,
+    seed: int = 7,
+    cancel_ratio: float = 0.3,
 ) -> Counter[str]:
     """Place ~n commands (limit orders around 50000, a fifth crossing, and cancels of own
     open orders); returns counts of outcomes."""

@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import redis
 
 from accounts.models import User
 from accounts.services import api_key_issue
@@ -54,7 +55,9 @@ def _up(url: str) -> bool:
 
 
 @pytest.fixture
-def live_stack(transactional_db: None, redis_client, tmp_path: Path) -> Iterator[LiveStack]:  # type: ignore[no-untyped-def]
+def live_stack(
+    transactional_db: None, redis_client: redis.Redis, tmp_path: Path
+) -> Iterator[LiveStack]:
     market = market_create(
         base="BTC", quote="USDT", tick_size=Decimal("0.01"), step_size=Decimal("0.00001"),
         min_notional=Decimal("5"),

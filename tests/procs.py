@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from django.conf import settings
@@ -114,8 +114,8 @@ def web_proc(port: int, log_dir: Path, **env: str) -> Proc:
 
 
 def wait_for(
-    predicate: Callable[[], bool], timeout: float, what: str, procs: list[Proc] = ()
-) -> None:  # type: ignore[assignment]
+    predicate: Callable[[], bool], timeout: float, what: str, procs: Sequence[Proc] = ()
+) -> None:
     """Poll until predicate() holds; fail with the processes' output otherwise."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from decimal import Decimal
+from typing import Any
 
 import ccxt
 import pytest
@@ -38,16 +39,18 @@ def client(stack: LiveStack, trader: Trader | None = None, **options: object) ->
     return exchange
 
 
-def wait_status(ex: ccxt.binance, order_id: str, statuses: set[str], timeout: float = 10) -> dict:
+def wait_status(
+    ex: ccxt.binance, order_id: str, statuses: set[str], timeout: float = 10
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
-        order = ex.fetch_order(order_id, SYMBOL)
+        order: dict[str, Any] = ex.fetch_order(order_id, SYMBOL)
         if order["status"] in statuses or time.monotonic() > deadline:
             return order
         time.sleep(0.1)
 
 
-def test_markets_book_tickers_and_public_data(live_stack: LiveStack):
+def test_markets_book_tickers_and_public_data(live_stack: LiveStack) -> None:
     pub = client(live_stack)
     market = pub.market(SYMBOL)
     assert market["spot"] and market["active"]
@@ -74,7 +77,7 @@ def test_markets_book_tickers_and_public_data(live_stack: LiveStack):
     assert candles and candles[-1][4] == 51000.0 and candles[-1][5] == 0.005
 
 
-def test_order_lifecycle_every_type_and_queries(live_stack: LiveStack):
+def test_order_lifecycle_every_type_and_queries(live_stack: LiveStack) -> None:
     alice = client(live_stack, live_stack.alice)
     bob = client(live_stack, live_stack.bob)
     usdt_before = alice.fetch_balance()["USDT"]["free"]
@@ -117,7 +120,7 @@ def test_order_lifecycle_every_type_and_queries(live_stack: LiveStack):
     assert_ledger_invariants()
 
 
-def test_error_classes(live_stack: LiveStack):
+def test_error_classes(live_stack: LiveStack) -> None:
     alice = client(live_stack, live_stack.alice)
     with pytest.raises(ccxt.InsufficientFunds):
         alice.create_order(SYMBOL, "limit", "buy", 10, 50000)

@@ -21,7 +21,7 @@ def client(stack: LiveStack, trader: Trader) -> Client:
     return c
 
 
-def test_python_binance_basics(live_stack: LiveStack):
+def test_python_binance_basics(live_stack: LiveStack) -> None:
     alice, bob = client(live_stack, live_stack.alice), client(live_stack, live_stack.bob)
     assert alice.ping() == {}
     assert abs(alice.get_server_time()["serverTime"] - time.time() * 1000) < 5000

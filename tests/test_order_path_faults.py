@@ -8,11 +8,16 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
+import redis
 from django.db import connection
+from pytest_django import Settings
 
+from accounts.models import User
 from clearing.settlement import market_settle
 from clearing.testing import (
     assert_balances_match_trades,
@@ -21,7 +26,7 @@ from clearing.testing import (
 )
 from matching.engine import CancelReplace, OrderBook, PlaceOrder, TradeExecuted
 from matching.stream import command_decode, stream_key
-from orders.models import OPEN_STATUSES, Order, Trade
+from orders.models import OPEN_STATUSES, Market, Order, Trade
 from orders.tasks import stream_sweep
 from tests.burst import burst
 from tests.procs import beat_proc, matcher_proc, wait_for, worker_proc
@@ -30,8 +35,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 SYMBOL = "BTCUSDT"
 
 
-def _traders(funded, n: int) -> tuple[list, dict]:
-    users, credits = [], {}
+def _traders(
+    funded: Callable[..., User], n: int
+) -> tuple[list[User], dict[tuple[int, int], Decimal]]:
+    users: list[User] = []
+    credits: dict[tuple[int, int], Decimal] = {}
     for _ in range(n):
         user = funded(usdt="1000000", btc="100")
         users.append(user)
@@ -51,10 +59,15 @@ def _all_applied() -> bool:
     )
 
 
-def _replay_trades(redis_client) -> list[tuple[int, int, int, int, int]]:
+def _replay_trades(redis_client: redis.Redis) -> list[tuple[int, int, int, int, int]]:
     """Replay the stream through a fresh engine, as one uninterrupted matcher would have."""
-    book, seen, trades = OrderBook(), set(), []
-    for _id, fields in redis_client.xrange(stream_key(SYMBOL)):
+    book = OrderBook()
+    seen: set[int] = set()
+    trades: list[tuple[int, int, int, int, int]] = []
+    entries = redis_client.xrange(stream_key(SYMBOL))
+    assert entries is not None
+    for _id, fields in entries:
+        assert fields is not None
         cmd, _rid = command_decode(fields[b"c"])
         place = cmd.place if isinstance(cmd, CancelReplace) else cmd
         if isinstance(place, PlaceOrder):
@@ -70,11 +83,12 @@ def _replay_trades(redis_client) -> list[tuple[int, int, int, int, int]]:
 
 
 def test_matcher_sigkilled_during_burst_loses_nothing_and_applies_nothing_twice(
-    market, funded, redis_client, tmp_path
-):
+    market: Market, funded: Callable[..., User], redis_client: redis.Redis, tmp_path: Path
+) -> None:
     users, credits = _traders(funded, 6)
     matcher = matcher_proc([SYMBOL], tmp_path).start()
-    stop, kills = threading.Event(), []
+    stop = threading.Event()
+    kills: list[float] = []
 
     def killer() -> None:
         rng = random.Random(3)
@@ -114,8 +128,8 @@ def test_matcher_sigkilled_during_burst_loses_nothing_and_applies_nothing_twice(
 
 
 def test_celery_worker_sigkilled_mid_settlement_settles_everything_once(
-    market, funded, redis_client, tmp_path
-):
+    market: Market, funded: Callable[..., User], redis_client: redis.Redis, tmp_path: Path
+) -> None:
     users, credits = _traders(funded, 6)
     env = {"SETTLE_SWEEP_AGE_S": "0.5"}
     procs = [
@@ -126,12 +140,12 @@ def test_celery_worker_sigkilled_mid_settlement_settles_everything_once(
     worker = procs[1]
     try:
         burst_done = threading.Event()
-        t = threading.Thread(
-            target=lambda: (
-                burst(users, SYMBOL, 1600, threads=4, cancel_ratio=0.1),
-                burst_done.set(),
-            )
-        )
+
+        def run_burst() -> None:
+            burst(users, SYMBOL, 1600, threads=4, cancel_ratio=0.1)
+            burst_done.set()
+
+        t = threading.Thread(target=run_burst)
         t.start()
 
         def some_settled() -> bool:
@@ -163,13 +177,17 @@ def test_celery_worker_sigkilled_mid_settlement_settles_everything_once(
 
 
 def test_streams_deleted_mid_run_the_sweep_finishes_the_work(
-    market, funded, redis_client, tmp_path, settings
-):
+    market: Market,
+    funded: Callable[..., User],
+    redis_client: redis.Redis,
+    tmp_path: Path,
+    settings: Settings,
+) -> None:
     settings.STREAM_SWEEP_AGE_S = 0
     users, credits = _traders(funded, 6)
     matcher = matcher_proc([SYMBOL], tmp_path).start()
     try:
-        deleted = []
+        deleted: list[int] = []
 
         def deleter() -> None:
             for _ in range(3):

@@ -4,10 +4,13 @@ import json
 import subprocess
 import sys
 from io import StringIO
+from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.test import Client
 
 from accounts.models import ApiKey, User
 from accounts.services import api_key_issue, api_key_secret
@@ -17,8 +20,8 @@ from exchange_site.errors import InvalidInput
 pytestmark = pytest.mark.django_db
 
 
-def test_api_key_secret_is_encrypted_at_rest_and_recoverable():
-    user = UserFactory()
+def test_api_key_secret_is_encrypted_at_rest_and_recoverable() -> None:
+    user = UserFactory.create()
     api_key, secret = api_key_issue(user=user, permissions=["read", "trade"])
     stored = bytes(ApiKey.objects.get(pk=api_key.pk).secret_encrypted)
     assert secret.encode() not in stored
@@ -27,8 +30,8 @@ def test_api_key_secret_is_encrypted_at_rest_and_recoverable():
     assert len(api_key.key) == 64
 
 
-def test_api_key_rejects_unknown_permission_and_bad_allowlist():
-    user = UserFactory()
+def test_api_key_rejects_unknown_permission_and_bad_allowlist() -> None:
+    user = UserFactory.create()
     with pytest.raises(InvalidInput, match="unknown permissions"):
         api_key_issue(user=user, permissions=["read", "admin"])
     with pytest.raises(InvalidInput, match="invalid IP"):
@@ -36,7 +39,7 @@ def test_api_key_rejects_unknown_permission_and_bad_allowlist():
     assert not ApiKey.objects.exists()
 
 
-def test_signup_login_logout(client):
+def test_signup_login_logout(client: Client) -> None:
     resp = client.post(
         "/accounts/signup/",
         {
@@ -59,13 +62,14 @@ def test_signup_login_logout(client):
     assert User.objects.filter(username="carol").exists()
 
 
-def run(*args: str) -> dict:
+def run(*args: str) -> dict[str, Any]:
     out = StringIO()
     call_command(*args, stdout=out)
-    return json.loads(out.getvalue())
+    report: dict[str, Any] = json.loads(out.getvalue())
+    return report
 
 
-def test_operator_commands_end_to_end():
+def test_operator_commands_end_to_end() -> None:
     market = run(
         "create_market",
         "BTCUSDT",
@@ -93,7 +97,7 @@ def test_operator_commands_end_to_end():
     assert report["ok"] is True and report["problems"] == []
 
 
-def test_operator_commands_reject_bad_input():
+def test_operator_commands_reject_bad_input() -> None:
     with pytest.raises(CommandError, match="already exists"):
         run(
             "create_market",
@@ -136,7 +140,7 @@ def test_operator_commands_reject_bad_input():
         run("credit", "nobody", "USDT", "1", "--ref", "x")
 
 
-def test_reconcile_exits_nonzero_on_a_broken_invariant():
+def test_reconcile_exits_nonzero_on_a_broken_invariant() -> None:
     from clearing.models import LedgerAccount
 
     run(
@@ -165,7 +169,7 @@ BOOT = (
 )
 
 
-def test_debug_in_production_fails_boot():
+def test_debug_in_production_fails_boot() -> None:
     code = BOOT
     env = {
         "ENVIRONMENT": "production",
@@ -180,7 +184,7 @@ def test_debug_in_production_fails_boot():
     assert proc.returncode != 0 and "DEBUG must be off" in proc.stderr
 
 
-def test_missing_required_setting_names_the_variable(tmp_path):
+def test_missing_required_setting_names_the_variable(tmp_path: Path) -> None:
     code = BOOT
     proc = subprocess.run(
         [sys.executable, "-c", code],

@@ -18,8 +18,8 @@ Kind = LedgerAccount.Kind
 pytestmark = pytest.mark.django_db
 
 
-def test_credit_moves_money_from_external_and_balances():
-    user, usdt = UserFactory(), AssetFactory(code="USDT")
+def test_credit_moves_money_from_external_and_balances() -> None:
+    user, usdt = UserFactory.create(), AssetFactory.create(code="USDT")
     assert balance_credit_external(
         user_id=user.id, asset_id=usdt.id, amount=Decimal("100.5"), ref="r1"
     )
@@ -29,8 +29,8 @@ def test_credit_moves_money_from_external_and_balances():
     assert_ledger_invariants()
 
 
-def test_same_business_key_applies_once():
-    user, usdt = UserFactory(), AssetFactory(code="USDT")
+def test_same_business_key_applies_once() -> None:
+    user, usdt = UserFactory.create(), AssetFactory.create(code="USDT")
     assert balance_credit_external(user_id=user.id, asset_id=usdt.id, amount=Decimal(7), ref="dup")
     assert not balance_credit_external(
         user_id=user.id, asset_id=usdt.id, amount=Decimal(7), ref="dup"
@@ -41,8 +41,8 @@ def test_same_business_key_applies_once():
     assert_ledger_invariants()
 
 
-def test_unbalanced_transaction_is_refused_and_writes_nothing():
-    user, usdt = UserFactory(), AssetFactory(code="USDT")
+def test_unbalanced_transaction_is_refused_and_writes_nothing() -> None:
+    user, usdt = UserFactory.create(), AssetFactory.create(code="USDT")
     with pytest.raises(InvalidInput), transaction.atomic():
         ledger_post(
             key="bad", kind="test", legs=[Leg(user.id, usdt.id, Kind.AVAILABLE, Decimal(1))]
@@ -51,8 +51,8 @@ def test_unbalanced_transaction_is_refused_and_writes_nothing():
     assert_ledger_invariants()
 
 
-def test_overdraft_is_refused_and_changes_nothing():
-    user, usdt = UserFactory(), AssetFactory(code="USDT")
+def test_overdraft_is_refused_and_changes_nothing() -> None:
+    user, usdt = UserFactory.create(), AssetFactory.create(code="USDT")
     balance_credit_external(user_id=user.id, asset_id=usdt.id, amount=Decimal(10), ref="seed")
     with pytest.raises(InsufficientFunds), transaction.atomic():
         ledger_post(
@@ -67,8 +67,8 @@ def test_overdraft_is_refused_and_changes_nothing():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_ledger_post_refuses_to_run_outside_a_transaction():
-    user, usdt = UserFactory(), AssetFactory(code="USDT")
+def test_ledger_post_refuses_to_run_outside_a_transaction() -> None:
+    user, usdt = UserFactory.create(), AssetFactory.create(code="USDT")
     legs = [
         Leg(None, usdt.id, Kind.EXTERNAL, Decimal(-1)),
         Leg(user.id, usdt.id, Kind.AVAILABLE, Decimal(1)),
@@ -78,8 +78,8 @@ def test_ledger_post_refuses_to_run_outside_a_transaction():
     assert not LedgerTransaction.objects.exists()
 
 
-def test_checker_catches_a_hand_broken_balance():
-    user, usdt = UserFactory(), AssetFactory(code="USDT")
+def test_checker_catches_a_hand_broken_balance() -> None:
+    user, usdt = UserFactory.create(), AssetFactory.create(code="USDT")
     balance_credit_external(user_id=user.id, asset_id=usdt.id, amount=Decimal(5), ref="seed")
     assert ledger_check_invariants() == []
     LedgerAccount.objects.filter(user=user, kind=Kind.AVAILABLE).update(balance=Decimal(6))
@@ -87,8 +87,8 @@ def test_checker_catches_a_hand_broken_balance():
     assert any("sum of postings" in p for p in problems), problems
 
 
-def test_checker_catches_locked_funds_without_a_hold():
-    user, usdt = UserFactory(), AssetFactory(code="USDT")
+def test_checker_catches_locked_funds_without_a_hold() -> None:
+    user, usdt = UserFactory.create(), AssetFactory.create(code="USDT")
     balance_credit_external(user_id=user.id, asset_id=usdt.id, amount=Decimal(5), ref="seed")
     with transaction.atomic():
         ledger_post(
@@ -100,8 +100,8 @@ def test_checker_catches_locked_funds_without_a_hold():
     assert any("locked 2" in p and "holds 0" in p for p in problems), problems
 
 
-def test_checker_catches_a_posting_that_does_not_sum_to_zero():
-    user, usdt = UserFactory(), AssetFactory(code="USDT")
+def test_checker_catches_a_posting_that_does_not_sum_to_zero() -> None:
+    user, usdt = UserFactory.create(), AssetFactory.create(code="USDT")
     balance_credit_external(user_id=user.id, asset_id=usdt.id, amount=Decimal(5), ref="seed")
     posting = Posting.objects.filter(amount__gt=0).get()
     Posting.objects.filter(pk=posting.pk).update(amount=Decimal(4))
@@ -110,12 +110,13 @@ def test_checker_catches_a_posting_that_does_not_sum_to_zero():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_withdrawals_from_one_balance_never_overdraw():
+def test_concurrent_withdrawals_from_one_balance_never_overdraw() -> None:
     """N threads, each on its own connection, move money out of one balance at once."""
-    alice, bob, usdt = UserFactory(), UserFactory(), AssetFactory(code="USDT")
+    alice, bob, usdt = UserFactory.create(), UserFactory.create(), AssetFactory.create(code="USDT")
     balance_credit_external(user_id=alice.id, asset_id=usdt.id, amount=Decimal(100), ref="seed")
     n_threads, per_thread, amount = 8, 10, Decimal(3)  # asks for 240 out of 100
-    ok, refused = [], []
+    ok: list[int] = []
+    refused: list[int] = []
     barrier = threading.Barrier(n_threads)
 
     def work(t: int) -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import structlog
+from structlog.typing import Processor
 
 from .env import env
 
 LOG_LEVEL = env("LOG_LEVEL", "INFO")
 
-_shared = [
+_shared: list[Processor] = [
     structlog.contextvars.merge_contextvars,
     structlog.stdlib.add_log_level,
     structlog.stdlib.add_logger_name,

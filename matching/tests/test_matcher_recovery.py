@@ -2,28 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
+import redis
 
+from accounts.models import User
 from clearing.testing import assert_ledger_invariants
 from matching.models import MarketEngineState
 from matching.testing import matcher_drain as drain
 from matching.worker import Deposed, Matcher
-from orders.models import Order, Trade
+from orders.models import Market, Order, Trade
 from orders.services import order_place
 
 D = Decimal
 
 
-def place(user, side, price, qty):  # type: ignore[no-untyped-def]
+def place(user: User, side: str, price: str, qty: str) -> Order:
     return order_place(
         user_id=user.id, symbol="BTCUSDT", side=side, type="LIMIT", time_in_force="GTC",
         price=D(price), quantity=D(qty),
     ).order  # fmt: skip
 
 
-def test_a_deposed_primary_cannot_write(market, funded, redis_client):
+def test_a_deposed_primary_cannot_write(
+    market: Market, funded: Callable[..., User], redis_client: redis.Redis
+) -> None:
     alice = funded(usdt="10000", btc="1")
     old = Matcher(symbols=["BTCUSDT"], block_ms=5, lease_ttl_ms=60000)
     old.setup()
@@ -52,7 +57,7 @@ def test_a_deposed_primary_cannot_write(market, funded, redis_client):
     assert_ledger_invariants()
 
 
-def test_a_standby_waits_for_the_lease(market, redis_client):
+def test_a_standby_waits_for_the_lease(market: Market, redis_client: redis.Redis) -> None:
     primary = Matcher(symbols=["BTCUSDT"], lease_ttl_ms=300)
     primary.setup()
     standby = Matcher(symbols=["BTCUSDT"], lease_ttl_ms=300)
@@ -61,11 +66,15 @@ def test_a_standby_waits_for_the_lease(market, redis_client):
     assert not standby.redis.set("matcher:lease:0", standby.token, nx=True, px=300)
     primary.stopping = True  # the primary dies without releasing; the lease expires
     standby.setup()  # returns once the lease expired and was taken
-    assert standby.redis.get("matcher:lease:0").decode() == standby.token
+    lease = standby.redis.get("matcher:lease:0")
+    assert isinstance(lease, bytes)
+    assert lease.decode() == standby.token
     assert standby.fence > primary.fence
 
 
-def test_restart_restores_the_book_exactly(market, funded, redis_client):
+def test_restart_restores_the_book_exactly(
+    market: Market, funded: Callable[..., User], redis_client: redis.Redis
+) -> None:
     """Resting orders, partial fills and priorities survive a restart: a later taker matches
     the same makers in the same order as without the restart."""
     alice = funded(usdt="100000", btc="10")

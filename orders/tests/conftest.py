@@ -4,8 +4,10 @@ from collections.abc import Callable, Iterator
 from decimal import Decimal
 
 import pytest
+import redis
 from django.db import connection
 
+from accounts.models import User
 from clearing.services import balance_credit_external
 from clearing.settlement import market_settle
 from clearing.tests.factories import MarketFactory, UserFactory
@@ -15,19 +17,19 @@ from orders.models import Market
 
 
 @pytest.fixture
-def market(transactional_db: None, redis_client) -> Market:  # type: ignore[no-untyped-def]
-    MarketFactory()
+def market(transactional_db: None, redis_client: redis.Redis) -> Market:
+    MarketFactory.create()
     # Read back from PostgreSQL: NUMERIC columns return with their 18-place scale, as in
     # production (a factory's literal Decimals would hide scale bugs).
     return Market.objects.select_related("base", "quote").get(symbol="BTCUSDT")
 
 
 @pytest.fixture
-def funded(market: Market) -> Callable[..., object]:
+def funded(market: Market) -> Callable[..., User]:
     """Make a user with the given balances: funded(usdt="1000", btc="2")."""
 
-    def make(**amounts: str) -> object:
-        user = UserFactory()
+    def make(**amounts: str) -> User:
+        user = UserFactory.create()
         for code, amount in amounts.items():
             asset = market.base if code.upper() == market.base.code else market.quote
             balance_credit_external(

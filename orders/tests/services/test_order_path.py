@@ -1,26 +1,31 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 import pytest
+from pytest_django import DjangoAssertNumQueries
 
+from accounts.models import User
 from clearing.models import Hold, LedgerAccount
 from clearing.selectors import balance_get
 from clearing.testing import assert_ledger_invariants
 from exchange_site.errors import InsufficientFunds
 from orders.errors import OrderRejected
-from orders.models import Order, Trade
+from orders.models import Market, Order, Trade
 from orders.services import order_cancel, order_place
+from wallet.models import Asset
 
 D = Decimal
 
 
-def bal(user, asset):  # type: ignore[no-untyped-def]
+def bal(user: User, asset: Asset) -> tuple[Decimal, Decimal]:
     b = balance_get(user_id=user.id, asset_id=asset.id)
     return b.available, b.locked
 
 
-def limit(user, side, price, qty, **kw):  # type: ignore[no-untyped-def]
+def limit(user: User, side: str, price: str, qty: str, **kw: Any) -> Order:
     return order_place(
         user_id=user.id,
         symbol="BTCUSDT",
@@ -33,7 +38,9 @@ def limit(user, side, price, qty, **kw):  # type: ignore[no-untyped-def]
     ).order
 
 
-def test_limit_orders_cross_trade_settle_with_fees(market, funded, drain):
+def test_limit_orders_cross_trade_settle_with_fees(
+    market: Market, funded: Callable[..., User], drain: Callable[[], None]
+) -> None:
     alice = funded(usdt="10000")
     bob = funded(btc="1")
     buy = limit(alice, "BUY", "50000", "0.1")
@@ -68,7 +75,9 @@ def test_limit_orders_cross_trade_settle_with_fees(market, funded, drain):
     assert_ledger_invariants()
 
 
-def test_price_improvement_releases_the_unused_hold(market, funded, drain):
+def test_price_improvement_releases_the_unused_hold(
+    market: Market, funded: Callable[..., User], drain: Callable[[], None]
+) -> None:
     alice = funded(usdt="10000")
     bob = funded(btc="1")
     limit(bob, "SELL", "40000", "0.1")
@@ -80,7 +89,9 @@ def test_price_improvement_releases_the_unused_hold(market, funded, drain):
     assert_ledger_invariants()
 
 
-def test_market_buy_by_quote_and_ioc_remainder_expires(market, funded, drain):
+def test_market_buy_by_quote_and_ioc_remainder_expires(
+    market: Market, funded: Callable[..., User], drain: Callable[[], None]
+) -> None:
     alice = funded(usdt="10000")
     bob = funded(btc="1")
     limit(bob, "SELL", "50000", "0.01")
@@ -100,7 +111,9 @@ def test_market_buy_by_quote_and_ioc_remainder_expires(market, funded, drain):
     assert_ledger_invariants()
 
 
-def test_post_only_that_would_take_is_rejected_and_released(market, funded, drain):
+def test_post_only_that_would_take_is_rejected_and_released(
+    market: Market, funded: Callable[..., User], drain: Callable[[], None]
+) -> None:
     alice = funded(usdt="10000")
     bob = funded(btc="1")
     limit(bob, "SELL", "50000", "0.01")
@@ -119,9 +132,11 @@ def test_post_only_that_would_take_is_rejected_and_released(market, funded, drai
     assert_ledger_invariants()
 
 
-def test_rejections_change_nothing(market, funded, drain):
+def test_rejections_change_nothing(
+    market: Market, funded: Callable[..., User], drain: Callable[[], None]
+) -> None:
     alice = funded(usdt="100")
-    cases = [
+    cases: list[tuple[dict[str, Any], int]] = [
         (dict(price=D("50000.000000001"), quantity=D("0.001")), -1111),  # 9 > 8 decimals
         (dict(price=D("50000"), quantity=D("0.000000001")), -1111),
         (dict(price=D("50000.001"), quantity=D("0.001")), -1013),  # not a tick multiple
@@ -158,7 +173,9 @@ def test_rejections_change_nothing(market, funded, drain):
     assert_ledger_invariants()
 
 
-def test_duplicate_client_order_id_among_open_orders(market, funded, drain):
+def test_duplicate_client_order_id_among_open_orders(
+    market: Market, funded: Callable[..., User], drain: Callable[[], None]
+) -> None:
     alice = funded(usdt="10000")
     limit(alice, "BUY", "100", "0.1", client_order_id="abc")
     with pytest.raises(OrderRejected, match=r"Duplicate order sent\."):
@@ -167,7 +184,9 @@ def test_duplicate_client_order_id_among_open_orders(market, funded, drain):
     assert_ledger_invariants()
 
 
-def test_market_buy_by_quantity_holds_an_estimate_and_releases_the_rest(market, funded, drain):
+def test_market_buy_by_quantity_holds_an_estimate_and_releases_the_rest(
+    market: Market, funded: Callable[..., User], drain: Callable[[], None]
+) -> None:
     alice = funded(usdt="10000")
     bob = funded(btc="1")
     limit(bob, "SELL", "50000", "0.01")
@@ -185,7 +204,11 @@ def test_market_buy_by_quantity_holds_an_estimate_and_releases_the_rest(market, 
     assert_ledger_invariants()
 
 
-def test_order_place_query_budget(market, funded, django_assert_max_num_queries):
+def test_order_place_query_budget(
+    market: Market,
+    funded: Callable[..., User],
+    django_assert_max_num_queries: DjangoAssertNumQueries,
+) -> None:
     """The acceptance transaction is the hot path of the web process: keep its round trips
     counted (BEGIN/COMMIT included)."""
     alice = funded(usdt="10000")

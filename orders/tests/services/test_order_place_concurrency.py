@@ -1,26 +1,33 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
+import redis
 from django.db import connection
 
+from accounts.models import User
 from clearing.models import Hold
 from clearing.selectors import balance_get
 from clearing.testing import assert_ledger_invariants
 from exchange_site.errors import InsufficientFunds
-from orders.models import Order
+from orders.models import Market, Order
 from orders.services import order_place
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_concurrent_orders_never_lock_more_than_available(market, funded, redis_client):
+def test_concurrent_orders_never_lock_more_than_available(
+    market: Market, funded: Callable[..., User], redis_client: redis.Redis
+) -> None:
     """8 threads on separate connections place 15 orders each, every one holding 100 USDT, on a
     balance of 1000: exactly 10 are accepted, the rest are refused, nothing is overdrawn."""
     alice = funded(usdt="1000")
-    accepted, refused, other = [], [], []
+    accepted: list[int] = []
+    refused: list[int] = []
+    other: list[Exception] = []
     barrier = threading.Barrier(8)
 
     def work() -> None:
