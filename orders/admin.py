@@ -1,14 +1,24 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest
 
 from exchange_site.admin_utils import ReadOnlyAdmin
 
 from .models import Market, Order, Trade
+from .services import market_set_status
 
 
 @admin.register(Market)
 class MarketAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    def save_model(self, request: HttpRequest, obj: Market, form: Any, change: bool) -> None:
+        """A status change goes through the kill-switch service, so the engine gets it too."""
+        super().save_model(request, obj, form, change)
+        if change and "status" in form.changed_data:
+            market_set_status(market_id=obj.pk, status=obj.status)
+
     list_display = (
         "symbol",
         "status",

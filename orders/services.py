@@ -30,8 +30,10 @@ from matching.engine import (
     CancelOrder,
     CancelReplace,
     DoneReason,
+    MarketState,
     OrderType,
     PlaceOrder,
+    SetMarketState,
     Side,
     STPMode,
     TimeInForce,
@@ -625,6 +627,36 @@ def order_cancel_replace(
     return Submitted(old, rid), Submitted(new, rid)
 
 
+_ENGINE_STATES = {
+    Market.Status.TRADING: MarketState.TRADING,
+    Market.Status.CANCEL_ONLY: MarketState.CANCEL_ONLY,
+    Market.Status.HALT: MarketState.HALT,
+}
+
+
+@transaction.atomic  # not durable: the admin calls it inside its own save transaction
+def market_set_status(*, market_id: int, status: str, cancel_all: bool = False) -> Market:
+    """Set a market's trading state (kill switch): the API refuses new orders at once, and the
+    engine gets the same state through the stream, after every command already in it.
+
+    With cancel_all, every order of the market (stops included) is ended by the engine with
+    status EXPIRED, as an exchange action. Locks the market row; enqueues after the outermost
+    commit.
+    """
+    if status not in Market.Status.values:
+        raise InvalidInput(f"unknown market status {status!r}")
+    market = Market.objects.select_for_update().get(pk=market_id)
+    market.status = status
+    market.save(update_fields=["status"])
+    items: list[tuple[Command, str | None]] = [
+        (SetMarketState(_ENGINE_STATES[Market.Status(status)]), None)
+    ]
+    if cancel_all:
+        items.append((CancelAll(None, DoneReason.EXPIRED), None))
+    _enqueue_after_commit(market.symbol, items)
+    return market
+
+
 def order_command(order: Order, market: Market) -> PlaceOrder:
     """Rebuild the engine command of an accepted order from its row (used by the sweep)."""
     hold = Hold.objects.get(order=order)
@@ -662,6 +694,7 @@ def order_engine_fields(order: Order, market: Market, hold_amount: Decimal) -> d
 __all__ = [
     "Submitted",
     "market_create",
+    "market_set_status",
     "order_amend_keep_priority",
     "order_cancel",
     "order_cancel_all",
