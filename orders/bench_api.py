@@ -5,7 +5,7 @@ End to end through the real stack, as a Binance client sees it: signed ``POST /a
 (form body, HMAC-SHA256 over the raw body, header X-MBX-APIKEY, timestamp + recvWindow) to
 daphne processes serving ``exchange_site.asgi:application``, with the real matcher
 (``manage.py run_matcher``) and a Celery worker (settlement) running as subprocesses.
-DESIGN.md targets: >= 1,000 orders/s; p99 < 25 ms at 300 orders/s.
+DESIGN.md targets: >= 1,000 orders/s; p99 < 25 ms at 300 orders/s. Results: orders/BENCH_API.md.
 
 Isolation: its own database and Redis db (default ``postgres://postgres@127.0.0.1:5432/
 exchange_bench_api`` and ``redis://127.0.0.1:6379/13``; the database name must contain "bench").
@@ -15,9 +15,12 @@ flushes its Redis db, then sets up market BTCUSDT (tick 0.01, step 0.00001, min 
 api_key_issue, clearing.services.balance_credit_external), each with one API key (read, trade)
 on the ``unlimited`` rate-limit tier (ApiKey.tier: counted in Redis, never refused).
 MAX_OPEN_ORDERS_PER_MARKET is raised for the processes so that the per-user open-order filter
-cannot refuse bench orders (the mix below keeps the book small anyway).
+cannot refuse bench orders (the mix below keeps the book small anyway). Before the stack starts,
+orders.services.order_place is timed in-process (statements, Redis round trips, wall and CPU
+per call: the floor of the service behind the endpoint).
 
-Load (one asyncio process, aiohttp, a keep-alive connection pool per web port): LIMIT orders,
+Load (one asyncio process, aiohttp, a keep-alive connection pool per web port; with
+--web-procs > 1 the requests go round-robin over the ports, there is no proxy): LIMIT orders,
 trader i % N for request i, side at random; half of them resting (GTC, 1-200 ticks away from
 50,000.00), half crossing (IOC at 50,005.00 / 49,995.00, taking the best resting order of the
 other side, expiring otherwise). Quantity 0.001 (notional ~50 USDT).
@@ -25,16 +28,24 @@ other side, expiring otherwise). Quantity 0.001 (notional ~50 USDT).
 Phases, per response type (--resp-types, default ACK then FULL), each after a --warmup at the
 same load (not measured; ends with ANALYZE of the hot tables, as autovacuum would do -- this
 server runs with autovacuum off):
-  rate        open loop: request i is scheduled at t0 + i/rate whatever the answers do; latency
-              = response time minus the SCHEDULED start (so client-side queueing counts).
+  rate        open loop, per --rate: request k is due at t0 + k/rate whatever the answers do;
+              latency = answer time minus the DUE time (queueing in the client counts); at most
+              --connections requests in flight per port, the request is signed when it leaves.
+              Accepted orders/s = HTTP 200 answers / (last answer - t0): the rate when the stack
+              keeps up, its capacity when it does not; requests unanswered 10 s after the last
+              due time are cancelled and reported as errors.
   saturation  closed loop: --concurrency workers, each sends its next request when the
-              previous one answered; latency from the actual send.
-Optionally (--profile) one more saturation phase (ACK) with py-spy recording the (first) web
-process; its figures are not the benchmark's.
+              previous one answered; latency from the actual send; answers after the window
+              are not counted.
+--profile adds a saturation phase (first response type) with two py-spy recorders on web
+process 1 (--gil: where its CPU goes; all threads: where requests wait); its figures are not the
+benchmark's. Raw stacks and summaries are kept in the log directory.
 
-Client and server share this machine (2 cores): the load generator's own CPU use is printed
-per phase, with that of web, matcher, worker, the bench database's PostgreSQL backends and
-Redis.
+Per phase it prints offered rate, accepted orders/s, errors by code, p50/p90/p99/max latency,
+the CPU used by each part (web, matcher, worker, the bench database's PostgreSQL backends,
+Redis, this client, other processes: client and server share this 2-core machine) in cores and
+ms per accepted order, and the mean number of PostgreSQL backends per wait state (running,
+waiting for a row lock, idle in transaction = waiting for their client).
 
 The last line printed is ``orders/s: N`` (saturation, the first response type).
 """
@@ -89,14 +100,18 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    p = argparse.ArgumentParser(
+        prog="python -m orders.bench_api",
+        description="REST order-placement benchmark (signed POST /api/v3/order) against the"
+        " real stack; see the module docstring and orders/BENCH_API.md.",
+    )
     p.add_argument(
         "--rate", default="300",
         help="offered orders/s of the open-loop phase; a comma list runs one phase per rate",
     )  # fmt: skip
     p.add_argument("--seconds", type=float, default=20.0, help="length of each measured phase")
     p.add_argument("--warmup", type=float, default=4.0, help="unmeasured load before each phase")
-    p.add_argument("--traders", type=int, default=20)
+    p.add_argument("--traders", type=int, default=20, help="funded traders, one API key each")
     p.add_argument("--web-procs", type=int, default=1, help="daphne processes (one port each)")
     p.add_argument(
         "--concurrency", type=int, default=0,
@@ -108,7 +123,7 @@ def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )  # fmt: skip
     p.add_argument("--resp-types", default="ACK,FULL", help="newOrderRespType values to run")
     p.add_argument(
-        "--modes", default="rate,saturation", help="phases to run: rate, saturation or both"
+        "--modes", default="rate,saturation", help="comma list of phases: rate, saturation"
     )
     p.add_argument(
         "--api-db-threads", type=int, default=0, help="API_DB_THREADS for web (0: default)"
@@ -119,7 +134,7 @@ def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--profile", action="store_true",
         help="extra saturation phase with py-spy recording web process 1 (--py-spy)",
     )  # fmt: skip
-    p.add_argument("--profile-seconds", type=float, default=15.0)
+    p.add_argument("--profile-seconds", type=float, default=15.0, help="py-spy duration")
     p.add_argument(
         "--py-spy", default=shutil.which("py-spy") or "/tmp/pyspy-venv/bin/py-spy",
         help="py-spy binary (pip install py-spy into any venv)",
@@ -401,6 +416,17 @@ def _proc_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
 
 
+def _server_cpu_s(root: int, tree: dict[int, list[int]]) -> float:
+    """CPU of a forking server: itself, its reaped children (cutime, cstime) and the live ones."""
+    try:
+        with open(f"/proc/{root}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    own = sum(int(x) for x in fields[11:15]) / CLK_TCK  # utime, stime, cutime, cstime
+    return own + sum(_proc_cpu_s(pid) for pid in tree.get(root, ()))
+
+
 def _children() -> dict[int, list[int]]:
     tree: dict[int, list[int]] = collections.defaultdict(list)
     for entry in os.listdir("/proc"):
@@ -413,6 +439,14 @@ def _children() -> dict[int, list[int]]:
             continue
         tree[ppid].append(int(entry))
     return tree
+
+
+def _ppid(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
 
 
 def _tree_pids(root: int, tree: dict[int, list[int]]) -> list[int]:
@@ -452,6 +486,9 @@ class CpuMeter:
                 " AND pid <> pg_backend_pid()"
             )
             groups["postgres (bench db backends)"] = [r[0] for r in cur.fetchall()]
+            cur.execute("SELECT pg_backend_pid()")
+            self.postmaster = _ppid(cur.fetchone()[0])
+        self.tree = tree
         if self.redis_pid:
             groups["redis-server (shared)"] = [self.redis_pid]
         return groups
@@ -464,6 +501,7 @@ class CpuMeter:
         self.waits.start()
         self.g0 = self._groups()
         self.s0 = self._sample(self.g0)
+        self.pg0 = _server_cpu_s(self.postmaster, self.tree)
         self.ru0 = resource.getrusage(resource.RUSAGE_SELF)
         self.sys0 = _system_busy()
         self.t0 = time.monotonic()
@@ -474,9 +512,17 @@ class CpuMeter:
         sys1 = _system_busy()
         g1 = self._groups()
         s1 = self._sample(g1)
+        self.pg_waits = self.waits.stop()
+        for pid, cpu in self.waits.cpu_last.items():  # backends gone by now: last reading
+            s1[pid] = max(s1.get(pid, 0.0), cpu)
+            g1["postgres (bench db backends)"].append(pid)
         out: dict[str, float] = {}
+        # Every backend of the server, also those that exited during the phase and those of
+        # other databases (other users of this machine): an upper bound for the line above.
+        out["_postgres_server"] = _server_cpu_s(self.postmaster, self.tree) - self.pg0
         for label in g1:
             pids = set(g1[label]) | set(self.g0.get(label, ()))
+            # A pid absent at the start started during the phase: counted from zero.
             out[label] = sum(max(0.0, s1.get(p, 0.0) - self.s0.get(p, 0.0)) for p in pids)
         out["client (this process)"] = (
             ru1.ru_utime - self.ru0.ru_utime + ru1.ru_stime - self.ru0.ru_stime
@@ -487,18 +533,20 @@ class CpuMeter:
         out["_wall"] = wall
         ours = sum(v for k, v in out.items() if not k.startswith("_"))
         out["_others_cores"] = max(0.0, out["_machine_busy_cores"] - ours / wall)
-        self.pg_waits = self.waits.stop()
         return out
 
 
 class PgWaitSampler(threading.Thread):
     """Samples pg_stat_activity of the bench database every 20 ms: how many backends are
-    running, waiting for a lock, or idle in a transaction (waiting for their client)."""
+    running, waiting for a lock, or idle in a transaction (waiting for their client). Also
+    keeps the last CPU reading of every backend it sees (every 100 ms), so that a backend that
+    exits during the phase (Django recycles connections after CONN_MAX_AGE) is still counted."""
 
     def __init__(self) -> None:
         super().__init__(daemon=True)
         self.counts: collections.Counter[str] = collections.Counter()
         self.samples = 0
+        self.cpu_last: dict[int, float] = {}
         self._stop_event = threading.Event()
 
     def run(self) -> None:
@@ -516,6 +564,15 @@ class PgWaitSampler(threading.Thread):
                 for state, wtype, wevent in rows:
                     what = "running (CPU)" if wtype is None else f"{wtype}:{wevent}"
                     self.counts[f"{state} / {what}"] += 1
+                if self.samples % 5 == 0:
+                    pids = conn.execute(
+                        "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                        " AND pid <> pg_backend_pid()"
+                    ).fetchall()
+                    for (pid,) in pids:
+                        cpu = _proc_cpu_s(pid)
+                        if cpu:
+                            self.cpu_last[pid] = cpu
 
     def stop(self) -> dict[str, float]:
         self._stop_event.set()
@@ -745,6 +802,11 @@ def _report(res: PhaseResult) -> None:
                 continue
             print(f"  {label:32s} {secs / wall:5.2f}   {secs * 1000 / per:6.2f}")
         print(f"  {'other processes on the machine':32s} {res.cpu['_others_cores']:5.2f}")
+        server = res.cpu.get("_postgres_server", 0.0)
+        print(
+            f"  {'(postgres server, all databases':32s} {server / wall:5.2f}   "
+            f"{server * 1000 / per:6.2f}  incl. exited backends: upper bound)"
+        )
     if res.pg_waits:
         print("PostgreSQL backends of the bench db, mean number per state (sampled every 20 ms):")
         for what, mean in list(res.pg_waits.items())[:8]:

@@ -136,6 +136,12 @@ class Order(models.Model):
         indexes = [
             models.Index(fields=("market", "status"), name="order_market_status"),
             models.Index(fields=("user", "market", "id"), name="order_user_market"),
+            # MAX_NUM_ORDERS counts a user's open orders on every placement: read only those.
+            models.Index(
+                fields=("user", "market"),
+                condition=models.Q(status__in=OPEN_STATUSES),
+                name="order_user_market_open",
+            ),
         ]
 
     def __str__(self) -> str:
