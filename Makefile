@@ -2,7 +2,7 @@
 PORT ?= 8000
 export PORT
 
-.PHONY: run test setup lint bench-engine
+.PHONY: run test setup lint bench-engine bench-matcher bench-api
 
 run:
 	@bash scripts/bootstrap.sh run
@@ -21,3 +21,12 @@ lint:
 bench-engine:
 	@bash scripts/bootstrap.sh test
 	.venv/bin/python -m matching.engine.bench
+
+bench-matcher:
+	@bash scripts/bootstrap.sh test
+	.venv/bin/python -m matching.bench_matcher --rate 5000
+	.venv/bin/python -m matching.bench_matcher --rate 0
+
+bench-api:
+	@bash scripts/bootstrap.sh test
+	.venv/bin/python -m orders.bench_api
