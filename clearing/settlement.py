@@ -48,9 +48,10 @@ def _trade_legs(t: Trade, base_id: int, quote_id: int) -> list[Leg]:
 
 
 @transaction.atomic(durable=True)
-def market_settle_batch(*, market_id: int, limit: int = 500) -> int:
-    """Settle up to `limit` trades of the market in seq order and release the holds of its
-    finished orders whose trades are all settled. Returns the number of trades settled.
+def market_settle_batch(*, market_id: int, limit: int = 500) -> tuple[int, int]:
+    """Settle up to `limit` trades of the market in seq order and release the holds of up to
+    `limit` finished orders whose trades are all settled. Returns (trades settled, holds
+    released): both bounded, so one transaction stays short however much work is waiting.
 
     Takes the market's settlement advisory lock, then locks holds (by id) and every balance
     involved once, in the global (user, asset) order. Commits; enqueues nothing.
@@ -71,11 +72,12 @@ def market_settle_batch(*, market_id: int, limit: int = 500) -> int:
         Hold.objects.filter(order__market_id=market_id, released_at__isnull=True)
         .exclude(order__status__in=OPEN_STATUSES)
         .exclude(Exists(unsettled_elsewhere))
-        .values_list("order_id", flat=True)
+        .order_by("id")
+        .values_list("order_id", flat=True)[:limit]
     )
     order_ids = releasable | {o for t in trades for o in (t.maker_order_id, t.taker_order_id)}
     if not order_ids:
-        return 0
+        return 0, 0
     holds = {
         h.order_id: h
         for h in Hold.objects.select_for_update().filter(order_id__in=order_ids).order_by("id")
@@ -124,16 +126,16 @@ def market_settle_batch(*, market_id: int, limit: int = 500) -> int:
     Hold.objects.bulk_update(holds.values(), ["amount", "released_at"])
     if trades:
         Trade.objects.filter(pk__in=batch_ids).update(settled_at=now)
-    return len(trades)
+    return len(trades), len(releasable)
 
 
 def market_settle(*, market_id: int, limit: int = 500) -> int:
     """Settle until nothing is left; returns the trades settled."""
     total = 0
     while True:
-        n = market_settle_batch(market_id=market_id, limit=limit)
-        total += n
-        if n < limit:
+        trades, released = market_settle_batch(market_id=market_id, limit=limit)
+        total += trades
+        if trades < limit and released < limit:
             return total
 
 

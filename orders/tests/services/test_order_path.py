@@ -215,3 +215,29 @@ def test_order_place_query_budget(
     limit(alice, "BUY", "100", "0.1")  # accounts exist from here on, as for any active trader
     with django_assert_max_num_queries(10):
         limit(alice, "BUY", "101", "0.1", client_order_id="budget-1")
+
+
+def test_settlement_works_through_more_releases_and_trades_than_one_batch(
+    market: Market, funded: Callable[..., User], matcher: Any
+) -> None:
+    """Bounded batches (trades and releases alike) loop until everything is settled."""
+    from clearing.settlement import market_settle
+    from matching.testing import matcher_drain
+
+    alice = funded(usdt="100000")
+    bob = funded(btc="10")
+    for i in range(7):
+        limit(bob, "SELL", str(50000 + i), "0.01")
+    for i in range(5):
+        limit(alice, "BUY", str(40000 + i), "0.01", tif="IOC")  # expire at once: 5 releases
+    limit(alice, "BUY", "50010", "0.07")  # 7 trades
+    matcher_drain(matcher)
+    assert market_settle(market_id=market.id, limit=2) == 7
+    assert not Trade.objects.filter(settled_at__isnull=True).exists()
+    assert (
+        not Hold.objects.filter(released_at__isnull=True)
+        .exclude(order__status__in=("NEW", "PARTIALLY_FILLED", "PENDING_NEW"))
+        .exists()
+    )
+    assert bal(alice, market.quote)[1] == 0
+    assert_ledger_invariants()
