@@ -24,6 +24,8 @@ from exchange_site.binance.times import now_ms
 from exchange_site.money import fmt
 from wallet.models import Asset
 
+from .apikeys import KeyInfo
+
 BASIS_POINTS = Decimal(10000)
 
 ACCOUNT = component(
@@ -83,7 +85,7 @@ def _balances(user_id: int, include_zero: bool) -> list[dict[str, str]]:
 )
 async def account(call: Call) -> dict[str, Any]:
     key = call.key
-    assert key is not None  # USER_DATA: the endpoint layer authenticated the key
+    assert isinstance(key, KeyInfo)  # USER_DATA: authenticated by ApiKeyAuthenticator
     balances = await db_call(_balances, key.user_id, not call.params["omitZeroBalances"])
     maker = Decimal(settings.API_ACCOUNT_MAKER_FEE)
     taker = Decimal(settings.API_ACCOUNT_TAKER_FEE)

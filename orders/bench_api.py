@@ -825,7 +825,7 @@ PROFILE_BUCKETS: list[tuple[str, tuple[str, ...]]] = [
     )),
     ("  Twisted Content-Type parsing (email package)", ("_parseContentType (twisted",)),
     ("API front + endpoint, event-loop side", ("binance/asgi.py", "binance/endpoint.py")),
-    ("  API key lookup / mark used", ("binance/keys.py",)),
+    ("  API key lookup / mark used", ("accounts/apikeys.py",)),
     ("  rate limit (Redis pipeline)", ("binance/ratelimit.py",)),
     ("  HMAC signature + timing check", ("binance/signing.py",)),
     ("  parameter validation", ("binance/params.py",)),

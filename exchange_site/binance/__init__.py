@@ -4,7 +4,7 @@ The contract is shared/api/binance-compat.md. Pieces:
 
 - params:    typed parameter declarations; request validation and OpenAPI parameters
 - signing:   the SIGNED payload and HMAC-SHA256 check
-- keys:      API key lookup (cached), permissions, IP allow-list
+- auth:      the interface to the API keys (settings.API_KEY_AUTHENTICATOR; accounts.apikeys)
 - ratelimit: request weight and order counts in Redis
 - endpoint:  the `endpoint` decorator (security, weight, params, response schema) and `route`
 - schema:    the OpenAPI 3 document, generated from the endpoint declarations

@@ -6,8 +6,9 @@
 and in exchange_site/api_urls.py: `path("v3/avgPrice", route(avg_price))`.
 
 Handling order for every request (contract section 2, "Check order"):
-1. API key for SIGNED endpoints: -2014 missing/malformed, -2015 unknown/disabled/IP/permission
-   (looked up first so that the request is counted against the key, answered after step 2);
+1. API key for SIGNED endpoints (through settings.API_KEY_AUTHENTICATOR, see auth.py): -2014
+   missing/malformed, -2015 unknown/disabled/IP/permission (looked up first so that the request
+   is counted against the key, answered after step 2);
 2. rate limits: 429 -1003 (weight) / -1015 (orders) with Retry-After; every response carries
    X-MBX-USED-WEIGHT-1M once counted;
 3. SIGNED: `timestamp`/`signature` present (-1102), signature (-1022), timing (-1021, -1131);
@@ -33,11 +34,11 @@ from django.views.decorators.csrf import csrf_exempt
 from exchange_site.errors import DomainError
 
 from . import errors
-from .keys import KeyInfo, key_authorize, key_header_check, key_lookup, key_mark_used
+from .auth import SigningKey, key_authenticator
 from .params import ParamSpec, merge_parts, spec
 from .ratelimit import rate_limit_hit
 from .responses import error_response, json_response
-from .signing import signature_check, timing_check
+from .signing import timing_check
 
 log = structlog.get_logger(__name__)
 
@@ -66,7 +67,7 @@ class Call:
 
     request: HttpRequest
     params: dict[str, Any]
-    key: KeyInfo | None
+    key: SigningKey | None  # SIGNED endpoints: the key the request was authenticated with
 
     @property
     def user_id(self) -> int:
@@ -134,13 +135,12 @@ class Endpoint:
         raw = merge_parts(query, body)
         ip = request.META.get("REMOTE_ADDR") or "unknown"
 
-        key: KeyInfo | None = None
+        key: SigningKey | None = None
         key_error: errors.ApiError | None = None
         if self.security.signed:
             try:
-                key_string = key_header_check(request.headers.get("X-MBX-APIKEY"))
-                key = key_authorize(
-                    await key_lookup(key_string),
+                key = await key_authenticator().authorize(
+                    request.headers.get("X-MBX-APIKEY"),
                     ip=ip,
                     need_trade=self.security is Security.TRADE,
                 )
@@ -164,13 +164,13 @@ class Endpoint:
                 raise errors.mandatory("timestamp")
             if signature == "":
                 raise errors.mandatory("signature")
-            signature_check(secret=key.secret, query=query, body=body, signature=signature)
+            key.signature_check(query=query, body=body, signature=signature)
             timing_check(
                 timestamp=timestamp,
                 recv_window=raw.values.get("recvWindow", ""),
                 now_us=time.time_ns() // 1000,
             )
-            await key_mark_used(key)
+            await key_authenticator().mark_used(key)
 
         if raw.duplicate is not None:
             raise errors.duplicate_param()

@@ -23,7 +23,7 @@ from django.conf import settings
 from exchange_site.redis import get_async_redis
 
 from . import errors
-from .keys import KeyInfo
+from .auth import SigningKey
 
 WEIGHT_WINDOW_S = 60
 ORDER_WINDOW_S = 10
@@ -36,7 +36,7 @@ class Usage:
     retry_after_s: int = 0
 
 
-async def rate_limit_hit(*, ip: str, key: KeyInfo | None, weight: int, orders: int) -> Usage:
+async def rate_limit_hit(*, ip: str, key: SigningKey | None, weight: int, orders: int) -> Usage:
     """Count this request and say whether it is over a limit (then `error` is set)."""
     now = time.time()
     minute = int(now // WEIGHT_WINDOW_S)

@@ -305,7 +305,7 @@ def assert_matches_schema(method: str, path: str, body: Any, status: int = 200) 
 @pytest.fixture(autouse=True)
 def _api_key_cache_isolated() -> Iterator[None]:
     """Keys are cached per process: a test must not see another test's key rows."""
-    from .keys import key_cache_clear
+    from accounts.apikeys import key_cache_clear
 
     key_cache_clear()
     yield

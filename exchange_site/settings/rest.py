@@ -24,6 +24,8 @@ SPECTACULAR_SETTINGS = {
 # Threads running the API's blocking work (ORM, sync Redis). Each keeps one PostgreSQL
 # connection, so web processes x this must stay below PostgreSQL's max_connections.
 API_DB_THREADS: int = env("API_DB_THREADS", 16, cast=int)
+# Who authenticates SIGNED requests (exchange_site.binance.auth.KeyAuthenticator), by dotted path.
+API_KEY_AUTHENTICATOR = "accounts.apikeys.ApiKeyAuthenticator"
 # Seconds an API key (and its decrypted secret) stays cached in a web process: disabling a key,
 # changing its permissions or IP allow-list takes effect within this time.
 API_KEY_CACHE_TTL: float = env("API_KEY_CACHE_TTL", 5.0, cast=float)

@@ -1,4 +1,10 @@
-"""API key lookup for SIGNED endpoints: cached, with permissions and the IP allow-list.
+"""Authenticating a SIGNED API request: the key, its permissions and IP allow-list, the HMAC.
+
+`ApiKeyAuthenticator` is the exchange_site.binance.auth.KeyAuthenticator of this project
+(settings.API_KEY_AUTHENTICATOR). The endpoint machinery calls, in the contract's check order:
+`authorize` (X-MBX-APIKEY header -> cached key, permission, IP: -2014/-2015); after the rate
+limit and the presence of timestamp/signature, `KeyInfo.signature_check` (HMAC-SHA256 of the
+raw payload with the key's secret: -1022); after the timing window, `mark_used`.
 
 The key row and its decrypted secret are cached in-process for settings.API_KEY_CACHE_TTL
 seconds (default 5 s): a lookup per request would cost a query plus a Fernet decryption.
@@ -22,16 +28,18 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import ApiKey
-from accounts.services import api_key_secret, ip_allowlist_parse
+from exchange_site.binance import errors
+from exchange_site.binance.auth import KeyAuthenticator, SigningKey
+from exchange_site.binance.db import db_call
+from exchange_site.binance.signing import signature_check
 from exchange_site.errors import InvalidInput
 
-from . import errors
-from .db import db_call
+from .models import ApiKey
+from .services import api_key_secret, ip_allowlist_parse
 
 log = structlog.get_logger(__name__)
 
-# Keys are issued as 64 url-safe characters (accounts.services.api_key_issue).
+# Keys are issued as 64 url-safe characters (services.api_key_issue).
 KEY_RE = re.compile(r"^[A-Za-z0-9_-]{64}$")
 CACHE_MAX_ENTRIES = 10_000
 LAST_USED_EVERY_S = 60.0
@@ -60,6 +68,11 @@ class KeyInfo:
         except ValueError:
             return False
         return any(address in network for network in self.networks)
+
+    def signature_check(self, *, query: bytes, body: bytes, signature: str) -> None:
+        """Raise -1022 unless `signature` is the HMAC-SHA256 of the request's raw payload with
+        this key's secret (exchange_site.binance.signing: payload rules, constant time)."""
+        signature_check(secret=self.secret, query=query, body=body, signature=signature)
 
 
 _cache: dict[str, tuple[float, KeyInfo | None]] = {}
@@ -134,7 +147,7 @@ def _touch(key_id: int) -> None:
     ).update(last_used_at=now)
 
 
-async def key_mark_used(info: KeyInfo) -> None:
+async def key_mark_used(info: SigningKey) -> None:
     """Record use in ApiKey.last_used_at, at most once a minute per key and process."""
     now = time.monotonic()
     last = _last_used_written.get(info.id)
@@ -144,3 +157,15 @@ async def key_mark_used(info: KeyInfo) -> None:
     if len(_last_used_written) > CACHE_MAX_ENTRIES:
         _last_used_written.clear()
     await db_call(_touch, info.id)
+
+
+class ApiKeyAuthenticator(KeyAuthenticator):
+    """Authenticates SIGNED API requests with the keys of the ApiKey table."""
+
+    async def authorize(self, header: str | None, *, ip: str, need_trade: bool) -> KeyInfo:
+        return key_authorize(
+            await key_lookup(key_header_check(header)), ip=ip, need_trade=need_trade
+        )
+
+    async def mark_used(self, key: SigningKey) -> None:
+        await key_mark_used(key)
