@@ -3,7 +3,7 @@
     @endpoint("GET", security=Security.NONE, weight=1, params=spec(SYMBOL), response=...)
     async def avg_price(call: Call) -> dict[str, Any]: ...
 
-and in exchange_site/api_urls.py: `path("v3/avgPrice", route(avg_price))`.
+and in the app's api_urls.py: `path("v3/avgPrice", route(avg_price))`.
 
 Handling order for every request (contract section 2, "Check order"):
 1. API key for SIGNED endpoints (through settings.API_KEY_AUTHENTICATOR, see auth.py): -2014

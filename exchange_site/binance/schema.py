@@ -1,17 +1,17 @@
 """The OpenAPI 3 document of /api/v3/, generated from the routed endpoint declarations.
 
 Parameters come from the same `Param` declarations that validate requests; response bodies from
-the schemas each endpoint declares. Only routed endpoints appear, so the document lists exactly
-what the URL conf serves.
+the schemas each endpoint declares. The endpoints are found by walking the URL conf Django
+resolves (routed_endpoints), so the document lists exactly what is served.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.conf import settings
-from django.urls import URLPattern
+from django.urls import URLPattern, URLResolver
 
 from .endpoint import Endpoint, Security
 from .openapi import COMPONENTS, ERROR, Schema
@@ -128,15 +128,24 @@ def _desc(parameter: dict[str, Any]) -> dict[str, Any]:
     return {"description": parameter["description"]} if "description" in parameter else {}
 
 
-def openapi_document(patterns: Iterable[Any], prefix: str = "/api/") -> dict[str, Any]:
-    paths: dict[str, dict[str, Any]] = {}
+def routed_endpoints(
+    patterns: Iterable[URLPattern | URLResolver], prefix: str = "/"
+) -> Iterator[tuple[str, dict[str, Endpoint]]]:
+    """(path, method -> Endpoint) of every `route` in `patterns` and the URL confs they
+    include, in URL conf order. Call it with django.urls.get_resolver().url_patterns."""
     for pattern in patterns:
-        if not isinstance(pattern, URLPattern):
+        if isinstance(pattern, URLResolver):
+            yield from routed_endpoints(pattern.url_patterns, prefix + str(pattern.pattern))
             continue
         endpoints: dict[str, Endpoint] | None = getattr(pattern.callback, "endpoints", None)
-        if not endpoints:
-            continue
-        path = prefix + str(pattern.pattern)
+        if endpoints:
+            yield prefix + str(pattern.pattern), endpoints
+
+
+def openapi_document(routes: Iterable[tuple[str, dict[str, Endpoint]]]) -> dict[str, Any]:
+    """The document of `routes` (from routed_endpoints)."""
+    paths: dict[str, dict[str, Any]] = {}
+    for path, endpoints in routes:
         for method, ep in sorted(endpoints.items()):
             paths.setdefault(path, {})[method.lower()] = _operation(path, ep)
     spectacular = getattr(settings, "SPECTACULAR_SETTINGS", {})

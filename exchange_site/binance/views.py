@@ -9,11 +9,13 @@ from typing import Any
 import drf_spectacular_sidecar
 import orjson
 from django.http import HttpRequest, HttpResponse
+from django.urls import get_resolver
 from django.views.decorators.csrf import csrf_exempt
 
 from . import errors
 from .db import db_call
 from .responses import error_response
+from .schema import openapi_document, routed_endpoints
 
 # Swagger UI ships inside drf-spectacular-sidecar: served from the package, no CDN (the
 # machines have no internet) and no collectstatic step.
@@ -56,11 +58,7 @@ DOCS_HTML = """<!DOCTYPE html>
 
 @functools.cache
 def _schema_bytes() -> bytes:
-    from exchange_site import api_urls  # the URL conf imports this module
-
-    from .schema import openapi_document
-
-    return orjson.dumps(openapi_document(api_urls.urlpatterns))
+    return orjson.dumps(openapi_document(routed_endpoints(get_resolver().url_patterns)))
 
 
 async def schema_view(request: HttpRequest) -> HttpResponse:

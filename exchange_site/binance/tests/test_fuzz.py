@@ -8,25 +8,24 @@ from typing import Any
 
 import pytest
 from django.test import override_settings
-from django.urls import URLPattern
+from django.urls import get_resolver
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accounts.models import ApiKey
 from clearing.models import Hold, LedgerAccount, LedgerTransaction
-from exchange_site import api_urls
 from exchange_site.binance.endpoint import Endpoint
 from exchange_site.binance.params import INT_RE, Kind, Param
+from exchange_site.binance.schema import routed_endpoints
 from exchange_site.binance.testing import ApiClient, Response, make_market
 from exchange_site.money import DECIMAL_RE
 from orders.models import Order, Trade
 
 OPERATIONS: list[tuple[str, str, Endpoint]] = sorted(
     (
-        (method, f"/api/{pattern.pattern}", ep)
-        for pattern in api_urls.urlpatterns
-        if isinstance(pattern, URLPattern)
-        for method, ep in (getattr(pattern.callback, "endpoints", None) or {}).items()
+        (method, path, ep)
+        for path, endpoints in routed_endpoints(get_resolver().url_patterns)
+        for method, ep in endpoints.items()
     ),
     key=lambda op: (op[1], op[0]),
 )

@@ -3,11 +3,11 @@ parameter declarations."""
 
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import get_resolver
 from openapi_spec_validator import validate
 
-from exchange_site import api_urls
 from exchange_site.binance.endpoint import Endpoint
+from exchange_site.binance.schema import routed_endpoints
 from exchange_site.binance.testing import ApiClient
 
 CONTRACT_OPERATIONS = {
@@ -38,14 +38,9 @@ CONTRACT_OPERATIONS = {
 
 def routed() -> dict[tuple[str, str], Endpoint]:
     result = {}
-    for pattern in api_urls.urlpatterns:
-        endpoints = (
-            getattr(pattern.callback, "endpoints", None)
-            if isinstance(pattern, URLPattern)
-            else None
-        )
-        for method, ep in (endpoints or {}).items():
-            result[(method.lower(), f"/api/{pattern.pattern}")] = ep
+    for path, endpoints in routed_endpoints(get_resolver().url_patterns):
+        for method, ep in endpoints.items():
+            result[(method.lower(), path)] = ep
     return result
 
 
