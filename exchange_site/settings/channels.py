@@ -13,3 +13,7 @@ CHANNEL_LAYERS = {
         },
     }
 }
+
+# WebSocket routes (exchange_site/routing.py): the `websocket_urlpatterns` of each of these
+# modules, in order; the Channels counterpart of ROOT_URLCONF's includes.
+WEBSOCKET_URLCONFS = ["marketdata.routing"]
