@@ -7,8 +7,8 @@ from datetime import datetime
 from decimal import Decimal
 
 from accounts.models import User
-from exchange_site.binance.testing import make_user
 from orders.models import Market, Order, Trade
+from tests.api_client import make_user
 
 _seq = itertools.count(1)
 

@@ -11,11 +11,11 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from exchange_site.binance.testing import ApiClient, assert_matches_schema, make_market, now_ms
 from exchange_site.binance.times import from_ms, to_ms
 from exchange_site.redis import get_redis
 from marketdata.depthstore import depth_write
 from orders.models import Market
+from tests.api_client import ApiClient, assert_matches_schema, make_market, now_ms
 
 from .factories import trade_make
 

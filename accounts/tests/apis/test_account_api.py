@@ -8,7 +8,7 @@ from typing import Any
 from django.test import override_settings
 
 from clearing.services import balance_credit_external
-from exchange_site.binance.testing import (
+from tests.api_client import (
     ApiClient,
     assert_matches_schema,
     issue_key,

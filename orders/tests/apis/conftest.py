@@ -7,14 +7,14 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from exchange_site.binance import testing
-from exchange_site.binance.testing import (  # noqa: F401 - fixtures
+from matching.worker import Matcher
+from tests import api_client
+from tests.api_client import (  # noqa: F401 - fixtures
     _api_key_cache_isolated,
     api,
     signed_api,
     trader,
 )
-from matching.worker import Matcher
 
 
 @pytest.fixture
@@ -38,11 +38,11 @@ def live_matcher(matcher: Matcher) -> Iterator[Matcher]:
 
 
 @pytest.fixture
-def client_for(api: testing.ApiClient) -> Callable[[Any], testing.ApiClient]:  # noqa: F811
+def client_for(api: api_client.ApiClient) -> Callable[[Any], api_client.ApiClient]:  # noqa: F811
     """An API client (sharing the test's event loop) signed with a new key of `user`."""
 
-    def make(user: Any) -> testing.ApiClient:
-        key, secret = testing.issue_key(user)
-        return testing.ApiClient(api.runner, key=key.key, secret=secret)
+    def make(user: Any) -> api_client.ApiClient:
+        key, secret = api_client.issue_key(user)
+        return api_client.ApiClient(api.runner, key=key.key, secret=secret)
 
     return make

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from django.test import override_settings
 
-from exchange_site.binance.testing import ApiClient, assert_matches_schema, now_ms
 from orders.models import Market, Order, Trade
+from tests.api_client import ApiClient, assert_matches_schema, now_ms
 
 ORDER = "/api/v3/order"
 ZERO = "0.00000000"

@@ -8,7 +8,7 @@ from openapi_spec_validator import validate
 
 from exchange_site.binance.endpoint import Endpoint
 from exchange_site.binance.schema import routed_endpoints
-from exchange_site.binance.testing import ApiClient
+from tests.api_client import ApiClient
 
 CONTRACT_OPERATIONS = {
     ("get", "/api/v3/ping"),

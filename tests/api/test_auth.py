@@ -11,7 +11,7 @@ from django.test import override_settings
 
 from accounts.models import ApiKey
 from accounts.services import api_key_set_enabled
-from exchange_site.binance.testing import ApiClient, hmac_hex, issue_key, now_ms
+from tests.api_client import ApiClient, hmac_hex, issue_key, now_ms
 
 ACCOUNT = "/api/v3/account"
 CANCEL_ALL = "/api/v3/openOrders"  # a TRADE endpoint

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.test import override_settings
 
-from exchange_site.binance.testing import ApiClient, issue_key
+from tests.api_client import ApiClient, issue_key
 
 TIERS = {
     "default": {"weight_1m": 40, "orders_10s": 2},

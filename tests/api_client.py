@@ -80,7 +80,7 @@ def asgi_application() -> Any:
     """The production HTTP composition: the lean /api/v3/ front, Django behind it."""
     from django.core.asgi import get_asgi_application
 
-    from .asgi import api_asgi
+    from exchange_site.binance.asgi import api_asgi
 
     return api_asgi(get_asgi_application())
 

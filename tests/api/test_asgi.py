@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from exchange_site.binance.asgi import api_asgi
-from exchange_site.binance.testing import ApiClient, hmac_hex, make_market, now_ms
+from tests.api_client import ApiClient, hmac_hex, make_market, now_ms
 
 
 def call(

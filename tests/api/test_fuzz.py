@@ -17,9 +17,9 @@ from clearing.models import Hold, LedgerAccount, LedgerTransaction
 from exchange_site.binance.endpoint import Endpoint
 from exchange_site.binance.params import INT_RE, Kind, Param
 from exchange_site.binance.schema import routed_endpoints
-from exchange_site.binance.testing import ApiClient, Response, make_market
 from exchange_site.money import DECIMAL_RE
 from orders.models import Order, Trade
+from tests.api_client import ApiClient, Response, make_market
 
 OPERATIONS: list[tuple[str, str, Endpoint]] = sorted(
     (

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.db import OperationalError
 
-from exchange_site.binance.testing import ApiClient, hmac_hex, make_market, now_ms
+from tests.api_client import ApiClient, hmac_hex, make_market, now_ms
 
 NOT_SUPPORTED = {"code": -1020, "msg": "This operation is not supported."}
 
