@@ -17,6 +17,7 @@ lint:
 	@bash scripts/bootstrap.sh test
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+	.venv/bin/lint-imports
 
 bench-engine:
 	@bash scripts/bootstrap.sh test
