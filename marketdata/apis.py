@@ -52,6 +52,10 @@ AVG_PRICE_MINS = 5
 # Helpers ------------------------------------------------------------------------------------
 
 
+def _amounts(market: Market) -> render.Amounts:
+    return render.Amounts(market.base.precision, market.quote.precision)
+
+
 async def market_or_error(symbol: str) -> Market:
     market = await db_call(selectors.market_get, symbol=symbol)
     if market is None:
@@ -316,10 +320,10 @@ async def depth(call: Call) -> dict[str, Any]:
     return {
         "lastUpdateId": snap.update_id,
         "bids": [
-            [render.price(market, p * tick), render.qty(market, q * step)] for p, q in snap.bids
+            [_amounts(market).price(p * tick), _amounts(market).qty(q * step)] for p, q in snap.bids
         ],
         "asks": [
-            [render.price(market, p * tick), render.qty(market, q * step)] for p, q in snap.asks
+            [_amounts(market).price(p * tick), _amounts(market).qty(q * step)] for p, q in snap.asks
         ],
     }
 
@@ -372,9 +376,9 @@ async def trades(call: Call) -> list[dict[str, Any]]:
     return [
         {
             "id": t.id,
-            "price": render.price(market, t.price),
-            "qty": render.qty(market, t.qty),
-            "quoteQty": render.quote(market, t.quote_qty),
+            "price": _amounts(market).price(t.price),
+            "qty": _amounts(market).qty(t.qty),
+            "quoteQty": _amounts(market).quote(t.quote_qty),
             "time": t.time_ms,
             "isBuyerMaker": t.is_buyer_maker,
             "isBestMatch": True,
@@ -413,8 +417,8 @@ async def agg_trades(call: Call) -> list[dict[str, Any]]:
     return [
         {
             "a": t.id,
-            "p": render.price(market, t.price),
-            "q": render.qty(market, t.qty),
+            "p": _amounts(market).price(t.price),
+            "q": _amounts(market).qty(t.qty),
             "f": t.id,
             "l": t.id,
             "T": t.time_ms,
@@ -477,16 +481,16 @@ async def klines(call: Call) -> list[list[Any]]:
     return [
         [
             k.open_time_ms,
-            render.price(market, k.open),
-            render.price(market, k.high),
-            render.price(market, k.low),
-            render.price(market, k.close),
-            render.qty(market, k.volume),
+            _amounts(market).price(k.open),
+            _amounts(market).price(k.high),
+            _amounts(market).price(k.low),
+            _amounts(market).price(k.close),
+            _amounts(market).qty(k.volume),
             k.close_time_ms,
-            render.quote(market, k.quote_volume),
+            _amounts(market).quote(k.quote_volume),
             k.count,
-            render.qty(market, k.taker_buy_volume),
-            render.quote(market, k.taker_buy_quote_volume),
+            _amounts(market).qty(k.taker_buy_volume),
+            _amounts(market).quote(k.taker_buy_quote_volume),
             "0",
         ]
         for k in rows
@@ -560,10 +564,10 @@ BOOK_TICKER = component(
 def _book_fields(market: Market, top: selectors.BookTop) -> dict[str, str]:
     tick, step = market.tick_size, market.step_size
     return {
-        "bidPrice": render.price(market, top.bid_ticks * tick),
-        "bidQty": render.qty(market, top.bid_lots * step),
-        "askPrice": render.price(market, top.ask_ticks * tick),
-        "askQty": render.qty(market, top.ask_lots * step),
+        "bidPrice": _amounts(market).price(top.bid_ticks * tick),
+        "bidQty": _amounts(market).qty(top.bid_lots * step),
+        "askPrice": _amounts(market).price(top.ask_ticks * tick),
+        "askQty": _amounts(market).qty(top.ask_lots * step),
     }
 
 
@@ -589,28 +593,28 @@ def ticker_24h_render(
     if mini:
         return {
             "symbol": market.symbol,
-            "openPrice": render.price(market, stats.open),
-            "highPrice": render.price(market, stats.high),
-            "lowPrice": render.price(market, stats.low),
-            "lastPrice": render.price(market, stats.last),
-            "volume": render.qty(market, stats.volume),
-            "quoteVolume": render.quote(market, stats.quote_volume),
+            "openPrice": _amounts(market).price(stats.open),
+            "highPrice": _amounts(market).price(stats.high),
+            "lowPrice": _amounts(market).price(stats.low),
+            "lastPrice": _amounts(market).price(stats.last),
+            "volume": _amounts(market).qty(stats.volume),
+            "quoteVolume": _amounts(market).quote(stats.quote_volume),
             **counts,
         }
     return {
         "symbol": market.symbol,
-        "priceChange": render.price(market, change),
+        "priceChange": _amounts(market).price(change),
         "priceChangePercent": fmt(percent, 3),
-        "weightedAvgPrice": render.price(market, vwap),
-        "prevClosePrice": render.price(market, stats.prev_close),
-        "lastPrice": render.price(market, stats.last),
-        "lastQty": render.qty(market, stats.last_qty),
+        "weightedAvgPrice": _amounts(market).price(vwap),
+        "prevClosePrice": _amounts(market).price(stats.prev_close),
+        "lastPrice": _amounts(market).price(stats.last),
+        "lastQty": _amounts(market).qty(stats.last_qty),
         **_book_fields(market, top),
-        "openPrice": render.price(market, stats.open),
-        "highPrice": render.price(market, stats.high),
-        "lowPrice": render.price(market, stats.low),
-        "volume": render.qty(market, stats.volume),
-        "quoteVolume": render.quote(market, stats.quote_volume),
+        "openPrice": _amounts(market).price(stats.open),
+        "highPrice": _amounts(market).price(stats.high),
+        "lowPrice": _amounts(market).price(stats.low),
+        "volume": _amounts(market).qty(stats.volume),
+        "quoteVolume": _amounts(market).quote(stats.quote_volume),
         **counts,
     }
 
@@ -669,7 +673,7 @@ async def ticker_price(call: Call) -> Any:
     markets, single = await markets_selected(call.params)
     prices = await db_call(selectors.last_price_list, market_ids=[m.pk for m in markets])
     result = [
-        {"symbol": m.symbol, "price": render.price(m, prices.get(m.pk, Decimal(0)))}
+        {"symbol": m.symbol, "price": _amounts(m).price(prices.get(m.pk, Decimal(0)))}
         for m in markets
     ]
     return result[0] if single else result
@@ -705,6 +709,6 @@ async def avg_price(call: Call) -> dict[str, Any]:
     )
     return {
         "mins": AVG_PRICE_MINS,
-        "price": render.price(market, avg.price),
+        "price": _amounts(market).price(avg.price),
         "closeTime": avg.close_time_ms if avg.close_time_ms is not None else now,
     }

@@ -285,6 +285,10 @@ ACCOUNT_TRADE = component(
 # Rendering (sync: runs on the thread pool) ----------------------------------------------------
 
 
+def _amounts(market: Market) -> render.Amounts:
+    return render.Amounts(market.base.precision, market.quote.precision)
+
+
 def _status(order: Order) -> str:
     return selectors.order_status_public(order)
 
@@ -318,12 +322,14 @@ def render_result(order: Order, market: Market, *, accepted_only: bool = False) 
     result = render_ack(order, market.symbol)
     result.update(
         {
-            "price": render.price(market, order.price),
-            "origQty": render.qty(market, _orig_qty(order)),
-            "executedQty": render.qty(market, Decimal(0) if accepted_only else order.executed_qty),
-            "origQuoteOrderQty": render.quote(market, order.quote_order_qty),
-            "cummulativeQuoteQty": render.quote(
-                market, Decimal(0) if accepted_only else order.cumulative_quote_qty
+            "price": _amounts(market).price(order.price),
+            "origQty": _amounts(market).qty(_orig_qty(order)),
+            "executedQty": _amounts(market).qty(
+                Decimal(0) if accepted_only else order.executed_qty
+            ),
+            "origQuoteOrderQty": _amounts(market).quote(order.quote_order_qty),
+            "cummulativeQuoteQty": _amounts(market).quote(
+                Decimal(0) if accepted_only else order.cumulative_quote_qty
             ),
             "status": "NEW" if accepted_only else _status(order),
             "timeInForce": order.time_in_force or "GTC",
@@ -334,7 +340,7 @@ def render_result(order: Order, market: Market, *, accepted_only: bool = False) 
         }
     )
     if order.type in STOP_TYPES:
-        result["stopPrice"] = render.price(market, order.stop_price)
+        result["stopPrice"] = _amounts(market).price(order.stop_price)
     return result
 
 
@@ -345,8 +351,8 @@ def render_fill(order: Order, market: Market, trade: Trade) -> dict[str, Any]:
     else:
         fee, asset = trade.seller_fee, market.quote
     return {
-        "price": render.price(market, trade.price),
-        "qty": render.qty(market, trade.qty),
+        "price": _amounts(market).price(trade.price),
+        "qty": _amounts(market).qty(trade.qty),
         "commission": fmt(fee, asset.precision),
         "commissionAsset": asset.code,
         "tradeId": trade.pk,
@@ -359,21 +365,21 @@ def render_query(order: Order, market: Market) -> dict[str, Any]:
         "orderId": order.pk,
         "orderListId": -1,
         "clientOrderId": order.client_order_id,
-        "price": render.price(market, order.price),
-        "origQty": render.qty(market, _orig_qty(order)),
-        "executedQty": render.qty(market, order.executed_qty),
-        "cummulativeQuoteQty": render.quote(market, order.cumulative_quote_qty),
+        "price": _amounts(market).price(order.price),
+        "origQty": _amounts(market).qty(_orig_qty(order)),
+        "executedQty": _amounts(market).qty(order.executed_qty),
+        "cummulativeQuoteQty": _amounts(market).quote(order.cumulative_quote_qty),
         "status": _status(order),
         "timeInForce": order.time_in_force or "GTC",
         "type": order.type,
         "side": order.side,
-        "stopPrice": render.price(market, order.stop_price),
-        "icebergQty": render.qty(market, Decimal(0)),
+        "stopPrice": _amounts(market).price(order.stop_price),
+        "icebergQty": _amounts(market).qty(Decimal(0)),
         "time": to_ms(order.created_at),
         "updateTime": to_ms(order.updated_at),
         "isWorking": order.is_working,
         "workingTime": _working_time(order),
-        "origQuoteOrderQty": render.quote(market, order.quote_order_qty),
+        "origQuoteOrderQty": _amounts(market).quote(order.quote_order_qty),
         "selfTradePreventionMode": order.stp_mode,
     }
 
@@ -386,11 +392,11 @@ def render_cancel(order: Order, market: Market, cancel_client_id: str) -> dict[s
         "orderListId": -1,
         "clientOrderId": cancel_client_id,
         "transactTime": to_ms(order.done_at or order.updated_at),
-        "price": render.price(market, order.price),
-        "origQty": render.qty(market, _orig_qty(order)),
-        "executedQty": render.qty(market, order.executed_qty),
-        "origQuoteOrderQty": render.quote(market, order.quote_order_qty),
-        "cummulativeQuoteQty": render.quote(market, order.cumulative_quote_qty),
+        "price": _amounts(market).price(order.price),
+        "origQty": _amounts(market).qty(_orig_qty(order)),
+        "executedQty": _amounts(market).qty(order.executed_qty),
+        "origQuoteOrderQty": _amounts(market).quote(order.quote_order_qty),
+        "cummulativeQuoteQty": _amounts(market).quote(order.cumulative_quote_qty),
         "status": _status(order),
         "timeInForce": order.time_in_force or "GTC",
         "type": order.type,
@@ -398,7 +404,7 @@ def render_cancel(order: Order, market: Market, cancel_client_id: str) -> dict[s
         "selfTradePreventionMode": order.stp_mode,
     }
     if order.type in STOP_TYPES:
-        report["stopPrice"] = render.price(market, order.stop_price)
+        report["stopPrice"] = _amounts(market).price(order.stop_price)
     return report
 
 
@@ -742,9 +748,9 @@ def my_trades(user_id: int, p: dict[str, Any]) -> list[dict[str, Any]]:
                     "id": t.pk,
                     "orderId": order_id,
                     "orderListId": -1,
-                    "price": render.price(market, t.price),
-                    "qty": render.qty(market, t.qty),
-                    "quoteQty": render.quote(market, t.quote_qty),
+                    "price": _amounts(market).price(t.price),
+                    "qty": _amounts(market).qty(t.qty),
+                    "quoteQty": _amounts(market).quote(t.quote_qty),
                     "commission": fmt(fee, fee_asset.precision),
                     "commissionAsset": fee_asset.code,
                     "time": to_ms(t.created_at),
@@ -1048,12 +1054,12 @@ def amend_response(accepted: Order, *, new_qty: Decimal) -> dict[str, Any]:
             "orderListId": -1,
             "origClientOrderId": order.client_order_id,
             "clientOrderId": order.client_order_id,
-            "price": render.price(market, order.price),
-            "qty": render.qty(market, order.quantity),
-            "executedQty": render.qty(market, order.executed_qty),
-            "preventedQty": render.qty(market, Decimal(0)),
-            "quoteOrderQty": render.quote(market, order.quote_order_qty),
-            "cumulativeQuoteQty": render.quote(market, order.cumulative_quote_qty),
+            "price": _amounts(market).price(order.price),
+            "qty": _amounts(market).qty(order.quantity),
+            "executedQty": _amounts(market).qty(order.executed_qty),
+            "preventedQty": _amounts(market).qty(Decimal(0)),
+            "quoteOrderQty": _amounts(market).quote(order.quote_order_qty),
+            "cumulativeQuoteQty": _amounts(market).quote(order.cumulative_quote_qty),
             "status": _status(order),
             "timeInForce": order.time_in_force or "GTC",
             "type": order.type,
