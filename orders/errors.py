@@ -29,3 +29,19 @@ WOULD_TRIGGER = "Order would trigger immediately."
 
 def rejected(pair: tuple[str, int]) -> OrderRejected:
     return OrderRejected(pair[0], code=pair[1])
+
+
+# Why the matcher refused an order or an amend (Order.reject_reason), with the error answered.
+ENGINE_REJECTIONS: dict[str, tuple[str, int]] = {
+    "WOULD_TAKE": (WOULD_TAKE, -2010),
+    "WOULD_TRIGGER_IMMEDIATELY": (WOULD_TRIGGER, -2010),
+    "MARKET_CLOSED": (MARKET_CLOSED, -2010),
+    "DUPLICATE_ORDER": (DUPLICATE_ORDER, -2010),
+    "UNKNOWN_ORDER": UNKNOWN_ORDER,
+    "INVALID_AMEND": ("Order amend rejected.", -2038),
+    "INVALID_ORDER": UNSUPPORTED,
+}
+
+
+def engine_rejection(reason: str) -> OrderRejected:
+    return rejected(ENGINE_REJECTIONS.get(reason, (f"Order rejected ({reason}).", -2010)))

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from django.db.models import QuerySet
+
+from wallet.models import Asset
 
 from .errors import INVALID_SYMBOL, ORDER_DOES_NOT_EXIST, OrderRejected, rejected
 from .models import OPEN_STATUSES, Market, Order, Trade
@@ -122,6 +126,69 @@ def trade_list_for_user(
     return list(reversed(qs.order_by("-id")[:limit]))
 
 
+@dataclass(frozen=True, slots=True)
+class TradeSide:
+    """A trade as one of its sides sees it: a self-trade has two, each with its own order and
+    commission (charged in the asset received: the buyer's in base, the seller's in quote)."""
+
+    trade: Trade
+    order_id: int
+    is_buyer: bool
+    is_maker: bool
+    fee: Decimal
+    fee_asset: Asset
+
+
+def trade_side_list_for_user(
+    *,
+    user_id: int,
+    market: Market,
+    order_id: int | None = None,
+    from_id: int | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    limit: int = 500,
+) -> list[TradeSide]:
+    """The user's sides of its trades in `market`, ascending by trade id, at most `limit`."""
+    trades = trade_list_for_user(
+        user_id=user_id,
+        market=market,
+        order_id=order_id,
+        from_id=from_id,
+        start=start,
+        end=end,
+        limit=limit,
+    )
+    sides: list[TradeSide] = []
+    for t in trades:
+        buyer_order = t.maker_order_id if t.is_buyer_maker else t.taker_order_id
+        seller_order = t.taker_order_id if t.is_buyer_maker else t.maker_order_id
+        if t.buyer_id == user_id:
+            sides.append(
+                TradeSide(t, buyer_order, True, t.is_buyer_maker, t.buyer_fee, market.base)
+            )
+        if t.seller_id == user_id:
+            sides.append(
+                TradeSide(t, seller_order, False, not t.is_buyer_maker, t.seller_fee, market.quote)
+            )
+    if order_id is not None:
+        sides = [side for side in sides if side.order_id == order_id]
+    return sides[:limit]
+
+
+def order_get_visible(
+    *, user_id: int, market: Market, order_id: int | None, client_order_id: str | None
+) -> Order:
+    """order_get as the client sees it: an order the engine refused (e.g. LIMIT_MAKER would
+    take) was never created for it (contract 5.3; the refusal answered its POST): -2013."""
+    order = order_get(
+        user_id=user_id, market=market, order_id=order_id, client_order_id=client_order_id
+    )
+    if order.status == Order.Status.REJECTED:
+        raise rejected(ORDER_DOES_NOT_EXIST)
+    return order
+
+
 def order_status_public(order: Order) -> str:
     """Internal statuses mapped onto the contract's: an accepted-but-unmatched order is NEW."""
     return "NEW" if order.status == Order.Status.PENDING_NEW else order.status
@@ -129,12 +196,15 @@ def order_status_public(order: Order) -> str:
 
 __all__ = [
     "OrderRejected",
+    "TradeSide",
     "fills_for_order",
     "market_get",
     "market_normalize",
     "order_get",
+    "order_get_visible",
     "order_list_all",
     "order_list_open",
     "order_status_public",
     "trade_list_for_user",
+    "trade_side_list_for_user",
 ]

@@ -509,6 +509,7 @@ def _find_open(
     order = qs.first()
     if order is None:
         raise rejected(UNKNOWN_ORDER)
+    order.market = market  # the caller's market, assets loaded: no query to reach them later
     return order
 
 
@@ -548,6 +549,8 @@ def order_cancel_all(*, user_id: int, symbol: str) -> list[Submitted]:
     )
     if not orders:
         raise rejected(UNKNOWN_ORDER)
+    for order in orders:
+        order.market = market  # as in _find_open
     _request_cancel(orders)
     rid = request_id_new()
     _enqueue_after_commit(symbol, [(CancelAll(user_id, DoneReason.CANCELED), rid)])
