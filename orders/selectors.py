@@ -5,13 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import TypeVar
 
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 
 from wallet.models import Asset
 
 from .errors import INVALID_SYMBOL, ORDER_DOES_NOT_EXIST, OrderRejected, rejected
 from .models import OPEN_STATUSES, Market, Order, Trade
+
+M = TypeVar("M", bound=Model)
 
 _MARKET_DECIMALS = (
     "tick_size", "step_size", "min_price", "max_price", "min_qty", "max_qty", "min_notional",
@@ -75,6 +78,19 @@ def order_list_all(
     qs = Order.objects.filter(user_id=user_id, market=market).select_related(
         "market", "market__base", "market__quote"
     )
+    return _id_window(qs, from_id=from_id, start=start, end=end, limit=limit)
+
+
+def _id_window(
+    qs: QuerySet[M],
+    *,
+    from_id: int | None,
+    start: datetime | None,
+    end: datetime | None,
+    limit: int,
+) -> list[M]:
+    """At most `limit` rows created within [start, end], ascending by id: from `from_id`, else
+    from `start`, else the most recent ones."""
     if start is not None:
         qs = qs.filter(created_at__gte=start)
     if end is not None:
@@ -95,35 +111,6 @@ def fills_for_order(*, order_id: int) -> list[Trade]:
         .select_related("market", "market__base", "market__quote")
         .order_by("seq")
     )
-
-
-def trade_list_for_user(
-    *,
-    user_id: int,
-    market: Market,
-    order_id: int | None = None,
-    from_id: int | None = None,
-    start: datetime | None = None,
-    end: datetime | None = None,
-    limit: int = 500,
-) -> list[Trade]:
-    """The user's trades in `market`, ascending by id (a self-trade appears once per side's view
-    is the caller's concern: this returns each trade once)."""
-    from django.db.models import Q
-
-    qs = Trade.objects.filter(market=market).filter(Q(buyer_id=user_id) | Q(seller_id=user_id))
-    if order_id is not None:
-        qs = qs.filter(Q(maker_order_id=order_id) | Q(taker_order_id=order_id))
-    if start is not None:
-        qs = qs.filter(created_at__gte=start)
-    if end is not None:
-        qs = qs.filter(created_at__lte=end)
-    qs = qs.select_related("maker_order", "taker_order")
-    if from_id is not None:
-        return list(qs.filter(pk__gte=from_id).order_by("id")[:limit])
-    if start is not None:
-        return list(qs.order_by("id")[:limit])
-    return list(reversed(qs.order_by("-id")[:limit]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,16 +136,15 @@ def trade_side_list_for_user(
     end: datetime | None = None,
     limit: int = 500,
 ) -> list[TradeSide]:
-    """The user's sides of its trades in `market`, ascending by trade id, at most `limit`."""
-    trades = trade_list_for_user(
-        user_id=user_id,
-        market=market,
-        order_id=order_id,
-        from_id=from_id,
-        start=start,
-        end=end,
-        limit=limit,
-    )
+    """The user's trades in `market` as its sides see them (a self-trade twice), ascending by
+    trade id, at most `limit`; with `order_id`, only that order's sides."""
+    from django.db.models import Q
+
+    qs = Trade.objects.filter(market=market).filter(Q(buyer_id=user_id) | Q(seller_id=user_id))
+    if order_id is not None:
+        qs = qs.filter(Q(maker_order_id=order_id) | Q(taker_order_id=order_id))
+    qs = qs.select_related("maker_order", "taker_order")
+    trades = _id_window(qs, from_id=from_id, start=start, end=end, limit=limit)
     sides: list[TradeSide] = []
     for t in trades:
         buyer_order = t.maker_order_id if t.is_buyer_maker else t.taker_order_id
@@ -205,6 +191,5 @@ __all__ = [
     "order_list_all",
     "order_list_open",
     "order_status_public",
-    "trade_list_for_user",
     "trade_side_list_for_user",
 ]

@@ -202,6 +202,16 @@ KLINE = {
     "maxItems": 12,
 }
 
+# The window's totals, ending both ticker forms.
+TICKER_TOTALS: dict[str, openapi.Schema] = {
+    "volume": DECIMAL,
+    "quoteVolume": DECIMAL,
+    "openTime": TIME_MS,
+    "closeTime": TIME_MS,
+    "firstId": INT,
+    "lastId": INT,
+    "count": INT,
+}
 TICKER_FULL = component(
     "Ticker24h",
     obj(
@@ -220,13 +230,7 @@ TICKER_FULL = component(
             "openPrice": DECIMAL,
             "highPrice": DECIMAL,
             "lowPrice": DECIMAL,
-            "volume": DECIMAL,
-            "quoteVolume": DECIMAL,
-            "openTime": TIME_MS,
-            "closeTime": TIME_MS,
-            "firstId": INT,
-            "lastId": INT,
-            "count": INT,
+            **TICKER_TOTALS,
         }
     ),
 )
@@ -239,13 +243,7 @@ TICKER_MINI = component(
             "highPrice": DECIMAL,
             "lowPrice": DECIMAL,
             "lastPrice": DECIMAL,
-            "volume": DECIMAL,
-            "quoteVolume": DECIMAL,
-            "openTime": TIME_MS,
-            "closeTime": TIME_MS,
-            "firstId": INT,
-            "lastId": INT,
-            "count": INT,
+            **TICKER_TOTALS,
         }
     ),
 )

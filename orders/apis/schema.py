@@ -220,6 +220,13 @@ AMEND_PARAMS = spec(
 STATUS = openapi.enum(
     "NEW", "PARTIALLY_FILLED", "FILLED", "CANCELED", "REJECTED", "EXPIRED", "EXPIRED_IN_MATCH"
 )
+# An order's status and kind, in the four places that show them (one run in Binance's shapes).
+STATE_FIELDS: dict[str, openapi.Schema] = {
+    "status": STATUS,
+    "timeInForce": openapi.enum("GTC", "IOC", "FOK"),
+    "type": openapi.enum(*ORDER_TYPES),
+    "side": openapi.enum("BUY", "SELL"),
+}
 ACK_FIELDS: dict[str, openapi.Schema] = {
     "symbol": openapi.STRING,
     "orderId": INT,
@@ -234,10 +241,7 @@ RESULT_FIELDS: dict[str, openapi.Schema] = {
     "executedQty": DECIMAL,
     "origQuoteOrderQty": DECIMAL,
     "cummulativeQuoteQty": DECIMAL,
-    "status": STATUS,
-    "timeInForce": openapi.enum("GTC", "IOC", "FOK"),
-    "type": openapi.enum(*ORDER_TYPES),
-    "side": openapi.enum("BUY", "SELL"),
+    **STATE_FIELDS,
     "workingTime": INT,
     "selfTradePreventionMode": openapi.enum(*STP_MODES),
 }
@@ -272,10 +276,7 @@ ORDER = component(
             "origQty": DECIMAL,
             "executedQty": DECIMAL,
             "cummulativeQuoteQty": DECIMAL,
-            "status": STATUS,
-            "timeInForce": openapi.enum("GTC", "IOC", "FOK"),
-            "type": openapi.enum(*ORDER_TYPES),
-            "side": openapi.enum("BUY", "SELL"),
+            **STATE_FIELDS,
             "stopPrice": DECIMAL,
             "icebergQty": DECIMAL,
             "time": TIME_MS,
@@ -302,10 +303,7 @@ CANCEL_REPORT = component(
             "executedQty": DECIMAL,
             "origQuoteOrderQty": DECIMAL,
             "cummulativeQuoteQty": DECIMAL,
-            "status": STATUS,
-            "timeInForce": openapi.enum("GTC", "IOC", "FOK"),
-            "type": openapi.enum(*ORDER_TYPES),
-            "side": openapi.enum("BUY", "SELL"),
+            **STATE_FIELDS,
             "selfTradePreventionMode": openapi.enum(*STP_MODES),
             "stopPrice": DECIMAL,
         },
@@ -356,10 +354,7 @@ AMENDED_ORDER = obj(
         "preventedQty": DECIMAL,
         "quoteOrderQty": DECIMAL,
         "cumulativeQuoteQty": DECIMAL,
-        "status": STATUS,
-        "timeInForce": openapi.enum("GTC", "IOC", "FOK"),
-        "type": openapi.enum(*ORDER_TYPES),
-        "side": openapi.enum("BUY", "SELL"),
+        **STATE_FIELDS,
         "workingTime": INT,
         "selfTradePreventionMode": openapi.enum(*STP_MODES),
     }
