@@ -1,11 +1,11 @@
 """Order endpoints of the Binance Spot v3 API (contract sections 3 #12-19, 4.7-4.9, 5).
 
-Each endpoint is parameters -> one call -> render. Commands call one service of
-orders.outcomes (accept, wait for the matcher's verdict when the answer depends on it, re-read:
-a typed outcome); reads call the order selectors in one call on the API thread pool. The
-rendering (`render`) runs on the event loop: outcomes and rows come with their market and its
-assets. Parameter syntax is declared in `schema`; business validation (market state, filters,
-funds, ownership) is the services' job.
+Each endpoint is parameters -> one call -> render (`render`). Commands call one service of
+orders.outcomes (accept, wait for the matcher's verdict when the answer depends on it, re-read)
+and render its typed outcome on the event loop (outcomes carry their market with its assets: no
+query). Reads run the order selectors and the rendering of their rows in one call on the API
+thread pool. Parameter syntax is declared in `schema`; business validation (market state,
+filters, funds, ownership) is the services' job.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from exchange_site.binance.endpoint import Call, Security, endpoint
 from exchange_site.binance.openapi import array
 from exchange_site.binance.times import from_ms
 from orders import outcomes, selectors, services
-from orders.models import Market, Order
+from orders.models import Order
 from orders.outcomes import NewOrder
 
 from . import render, schema
@@ -62,35 +62,37 @@ def _range(p: dict[str, Any]) -> tuple[datetime | None, datetime | None]:
     )
 
 
-# Reads (sync: thread pool) --------------------------------------------------------------------
+# Reads: selectors and rendering in one call on the thread pool (sync) -------------------------
+# (A long list rendered on the event loop would hold up every other request of the process.)
 
 
-def _order_visible(
+def _order_query(
     user_id: int, symbol: str, order_id: int | None, client_id: str | None
-) -> tuple[Order, Market]:
+) -> dict[str, Any]:
     market = selectors.market_get(symbol=symbol)
     order = selectors.order_get_visible(
         user_id=user_id, market=market, order_id=order_id, client_order_id=client_id
     )
-    return order, market
+    return render.query(order, market)
 
 
-def _open_orders(user_id: int, symbol: str | None) -> list[Order]:
+def _open_orders(user_id: int, symbol: str | None) -> list[dict[str, Any]]:
     market = selectors.market_get(symbol=symbol) if symbol is not None else None
-    return list(selectors.order_list_open(user_id=user_id, market=market))
+    rows = selectors.order_list_open(user_id=user_id, market=market)
+    return [render.query(o, o.market) for o in rows]  # market and assets: select_related
 
 
-def _all_orders(user_id: int, p: dict[str, Any]) -> tuple[list[Order], Market]:
+def _all_orders(user_id: int, p: dict[str, Any]) -> list[dict[str, Any]]:
     market = selectors.market_get(symbol=p["symbol"])
     start, end = _range(p)
     rows = selectors.order_list_all(
         user_id=user_id, market=market, from_id=p["orderId"], start=start, end=end, limit=p["limit"]
     )
     # Refused orders were never created as far as the client knows (see order_get_visible).
-    return [o for o in rows if o.status != Order.Status.REJECTED], market
+    return [render.query(o, market) for o in rows if o.status != Order.Status.REJECTED]
 
 
-def _my_trades(user_id: int, p: dict[str, Any]) -> tuple[list[selectors.TradeSide], Market]:
+def _my_trades(user_id: int, p: dict[str, Any]) -> list[dict[str, Any]]:
     market = selectors.market_get(symbol=p["symbol"])
     start, end = _range(p)
     sides = selectors.trade_side_list_for_user(
@@ -102,7 +104,7 @@ def _my_trades(user_id: int, p: dict[str, Any]) -> tuple[list[selectors.TradeSid
         end=end,
         limit=p["limit"],
     )
-    return sides, market
+    return [render.account_trade(side, market) for side in sides]
 
 
 # POST /api/v3/order, /api/v3/order/test -------------------------------------------------------
@@ -196,10 +198,9 @@ async def order_cancel(call: Call) -> dict[str, Any]:
 )
 async def order_get(call: Call) -> dict[str, Any]:
     p = call.params
-    order, market = await db_call(
-        _order_visible, call.user_id, p["symbol"], p["orderId"], p["origClientOrderId"]
+    return await db_call(
+        _order_query, call.user_id, p["symbol"], p["orderId"], p["origClientOrderId"]
     )
-    return render.query(order, market)
 
 
 # openOrders -----------------------------------------------------------------------------------
@@ -216,8 +217,7 @@ async def order_get(call: Call) -> dict[str, Any]:
     tag="Trade",
 )
 async def open_orders_get(call: Call) -> list[dict[str, Any]]:
-    rows = await db_call(_open_orders, call.user_id, call.params["symbol"])
-    return [render.query(o, o.market) for o in rows]  # market and assets: select_related
+    return await db_call(_open_orders, call.user_id, call.params["symbol"])
 
 
 @endpoint(
@@ -249,8 +249,7 @@ async def open_orders_cancel(call: Call) -> list[dict[str, Any]]:
     tag="Trade",
 )
 async def all_orders_get(call: Call) -> list[dict[str, Any]]:
-    rows, market = await db_call(_all_orders, call.user_id, call.params)
-    return [render.query(o, market) for o in rows]
+    return await db_call(_all_orders, call.user_id, call.params)
 
 
 @endpoint(
@@ -263,8 +262,7 @@ async def all_orders_get(call: Call) -> list[dict[str, Any]]:
     tag="Trade",
 )
 async def my_trades_get(call: Call) -> list[dict[str, Any]]:
-    sides, market = await db_call(_my_trades, call.user_id, call.params)
-    return [render.account_trade(side, market) for side in sides]
+    return await db_call(_my_trades, call.user_id, call.params)
 
 
 # POST /api/v3/order/cancelReplace -------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Binance shapes of orders, fills, account trades and the order services' outcomes
-(orders.outcomes). Pure functions of rows whose market (assets loaded) is given: no query, so
-they run on the event loop."""
+(orders.outcomes). Pure functions of rows and the market (assets loaded) they are shown in: no
+query, so they run anywhere (outcomes on the event loop, lists where they are read)."""
 
 from __future__ import annotations
 
