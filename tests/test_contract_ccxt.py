@@ -9,7 +9,7 @@ from typing import Any
 import ccxt
 import pytest
 
-from clearing.testing import assert_ledger_invariants
+from clearing.tests.helpers import assert_ledger_invariants
 from tests.live import LiveStack, Trader
 
 pytestmark = pytest.mark.django_db(transaction=True)

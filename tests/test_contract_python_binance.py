@@ -9,7 +9,7 @@ import pytest
 from binance.client import Client
 from binance.exceptions import BinanceAPIException
 
-from clearing.testing import assert_ledger_invariants
+from clearing.tests.helpers import assert_ledger_invariants
 from tests.live import LiveStack, Trader
 
 pytestmark = pytest.mark.django_db(transaction=True)

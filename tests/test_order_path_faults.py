@@ -19,7 +19,7 @@ from pytest_django import Settings
 
 from accounts.models import User
 from clearing.settlement import market_settle
-from clearing.testing import (
+from clearing.tests.helpers import (
     assert_balances_match_trades,
     assert_ledger_invariants,
     assert_orders_accounted,

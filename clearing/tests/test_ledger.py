@@ -10,8 +10,8 @@ from clearing.invariants import ledger_check_invariants
 from clearing.models import LedgerAccount, LedgerTransaction, Posting
 from clearing.selectors import balance_get
 from clearing.services import Leg, balance_credit_external, funds_lock_legs, ledger_post
-from clearing.testing import assert_ledger_invariants
 from clearing.tests.factories import AssetFactory, UserFactory
+from clearing.tests.helpers import assert_ledger_invariants
 from exchange_site.errors import InsufficientFunds, InvalidInput
 
 Kind = LedgerAccount.Kind

@@ -9,9 +9,9 @@ import pytest
 import redis
 
 from accounts.models import User
-from clearing.testing import assert_ledger_invariants
+from clearing.tests.helpers import assert_ledger_invariants
 from matching.models import MarketEngineState
-from matching.testing import matcher_drain as drain
+from matching.tests.helpers import matcher_drain as drain
 from matching.worker import Deposed, Matcher
 from orders.models import Market, Order, Trade
 from orders.services import order_place

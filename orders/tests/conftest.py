@@ -11,7 +11,7 @@ from accounts.models import User
 from clearing.services import balance_credit_external
 from clearing.settlement import market_settle
 from clearing.tests.factories import MarketFactory, UserFactory
-from matching.testing import matcher_drain
+from matching.tests.helpers import matcher_drain
 from matching.worker import Matcher
 from orders.models import Market
 

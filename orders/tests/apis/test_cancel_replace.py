@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from django.test import override_settings
 
-from clearing.testing import assert_ledger_invariants
+from clearing.tests.helpers import assert_ledger_invariants
 from orders.models import Order
 from tests.api_client import ApiClient
 

@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 
 from accounts.models import User
-from clearing.testing import assert_ledger_invariants
+from clearing.tests.helpers import assert_ledger_invariants
 from orders.errors import OrderRejected
 from orders.models import Market, Order
 from orders.services import market_set_status, order_cancel, order_place

@@ -10,7 +10,7 @@ from pytest_django import DjangoAssertNumQueries
 from accounts.models import User
 from clearing.models import Hold, LedgerAccount
 from clearing.selectors import balance_get
-from clearing.testing import assert_ledger_invariants
+from clearing.tests.helpers import assert_ledger_invariants
 from exchange_site.errors import InsufficientFunds
 from orders.errors import OrderRejected
 from orders.models import Market, Order, Trade
@@ -222,7 +222,7 @@ def test_settlement_works_through_more_releases_and_trades_than_one_batch(
 ) -> None:
     """Bounded batches (trades and releases alike) loop until everything is settled."""
     from clearing.settlement import market_settle
-    from matching.testing import matcher_drain
+    from matching.tests.helpers import matcher_drain
 
     alice = funded(usdt="100000")
     bob = funded(btc="10")

@@ -11,7 +11,7 @@ from django.db import connection
 from accounts.models import User
 from clearing.models import Hold
 from clearing.selectors import balance_get
-from clearing.testing import assert_ledger_invariants
+from clearing.tests.helpers import assert_ledger_invariants
 from exchange_site.errors import InsufficientFunds
 from orders.models import Market, Order
 from orders.services import order_place

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from decimal import Decimal
 
-from .invariants import ledger_check_invariants
+from clearing.invariants import ledger_check_invariants
+from clearing.models import Hold, LedgerAccount
+from orders.models import OPEN_STATUSES, Order, Trade
 
 
 def assert_ledger_invariants() -> None:
@@ -16,13 +19,6 @@ def assert_ledger_invariants() -> None:
 def assert_balances_match_trades(credits: dict[tuple[int, int], Decimal]) -> None:
     """Each user's total (available + locked) per asset equals what they were credited plus
     what their trades moved, net of fees: a recomputation independent of the ledger."""
-    from collections import defaultdict
-    from decimal import Decimal
-
-    from orders.models import Trade
-
-    from .models import LedgerAccount
-
     expected: dict[tuple[int, int], Decimal] = defaultdict(Decimal, credits)
     for t in Trade.objects.select_related("market").iterator():
         base, quote = t.market.base_id, t.market.quote_id
@@ -42,13 +38,6 @@ def assert_balances_match_trades(credits: dict[tuple[int, int], Decimal]) -> Non
 def assert_orders_accounted(*, settled: bool = True) -> None:
     """Every accepted order reached one final state or is open, its fills add up to its trades,
     and (once settled) every finished order's hold is released."""
-    from collections import defaultdict
-    from decimal import Decimal
-
-    from orders.models import OPEN_STATUSES, Order, Trade
-
-    from .models import Hold
-
     assert not Order.objects.filter(status=Order.Status.PENDING_NEW).exists(), (
         "orders left PENDING_NEW"
     )
