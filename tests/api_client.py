@@ -239,7 +239,7 @@ class ApiClient:
 
 def make_user() -> User:
     """Typed wrappers over the (untyped) factory_boy factories."""
-    from clearing.tests.factories import UserFactory
+    from accounts.tests.factories import UserFactory
 
     user = UserFactory()  # type: ignore[no-untyped-call]
     assert isinstance(user, User)
@@ -247,7 +247,7 @@ def make_user() -> User:
 
 
 def make_asset(code: str, precision: int = 8) -> Asset:
-    from clearing.tests.factories import AssetFactory
+    from wallet.tests.factories import AssetFactory
 
     asset = AssetFactory(code=code, precision=precision)  # type: ignore[no-untyped-call]
     assert isinstance(asset, Asset)
@@ -256,7 +256,7 @@ def make_asset(code: str, precision: int = 8) -> Asset:
 
 def make_market(base: str = "BTC", quote: str = "USDT", **fields: Any) -> Market:
     """BTCUSDT-like (tick 0.01, step 0.00001, min notional 5, fees 0.1 %) unless overridden."""
-    from clearing.tests.factories import MarketFactory
+    from orders.tests.factories import MarketFactory
 
     market = MarketFactory(  # type: ignore[no-untyped-call]
         base=make_asset(base), quote=make_asset(quote), **fields

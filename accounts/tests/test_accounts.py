@@ -14,7 +14,7 @@ from django.test import Client
 
 from accounts.models import ApiKey, User
 from accounts.services import api_key_issue, api_key_secret
-from clearing.tests.factories import UserFactory
+from accounts.tests.factories import UserFactory
 from exchange_site.errors import InvalidInput
 
 pytestmark = pytest.mark.django_db

@@ -6,13 +6,14 @@ from decimal import Decimal
 import pytest
 from django.db import connection, transaction
 
+from accounts.tests.factories import UserFactory
 from clearing.invariants import ledger_check_invariants
 from clearing.models import LedgerAccount, LedgerTransaction, Posting
 from clearing.selectors import balance_get
 from clearing.services import Leg, balance_credit_external, funds_lock_legs, ledger_post
-from clearing.tests.factories import AssetFactory, UserFactory
 from clearing.tests.helpers import assert_ledger_invariants
 from exchange_site.errors import InsufficientFunds, InvalidInput
+from wallet.tests.factories import AssetFactory
 
 Kind = LedgerAccount.Kind
 pytestmark = pytest.mark.django_db

@@ -15,9 +15,8 @@ from exchange_site.binance.times import from_ms, to_ms
 from exchange_site.redis import get_redis
 from marketdata.depthstore import depth_write
 from orders.models import Market
+from orders.tests.factories import trade_make
 from tests.api_client import ApiClient, assert_matches_schema, make_market, now_ms
-
-from .factories import trade_make
 
 HOUR_MS = 3_600_000
 ZERO = "0.00000000"

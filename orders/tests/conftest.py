@@ -8,12 +8,13 @@ import redis
 from django.db import connection
 
 from accounts.models import User
+from accounts.tests.factories import UserFactory
 from clearing.services import balance_credit_external
 from clearing.settlement import market_settle
-from clearing.tests.factories import MarketFactory, UserFactory
 from matching.tests.helpers import matcher_drain
 from matching.worker import Matcher
 from orders.models import Market
+from orders.tests.factories import MarketFactory
 
 
 @pytest.fixture
