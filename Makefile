@@ -21,7 +21,7 @@ lint:
 
 bench-engine:
 	@bash scripts/bootstrap.sh test
-	.venv/bin/python -m matching.engine.bench
+	.venv/bin/python -m bench.engine
 
 bench-matcher:
 	@bash scripts/bootstrap.sh test

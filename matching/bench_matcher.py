@@ -216,7 +216,7 @@ def _build_commands(market: Any, user_ids: list[int], n: int, seed: int) -> list
     from clearing.models import Hold
     from clearing.services import balance_credit_external, funds_lock_legs, ledger_post
     from matching.engine import CancelOrder, PlaceOrder, Side
-    from matching.engine.bench import build_stream
+    from bench.streams import build_stream
     from orders.models import Order
 
     stream = build_stream(n, seed)

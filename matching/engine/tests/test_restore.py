@@ -5,11 +5,11 @@ from __future__ import annotations
 import random
 
 import pytest
+from bench.streams import build_stream
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from matching.engine import BookSnapshot, OrderBook
-from matching.engine.bench import build_stream
 from matching.engine.tests.helpers import RandomStream, check_internals, norm
 
 

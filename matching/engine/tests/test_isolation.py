@@ -1,4 +1,4 @@
-"""The engine is a pure library (no Django) and the benchmark runs."""
+"""The engine is a pure library (no Django)."""
 
 from __future__ import annotations
 
@@ -30,16 +30,3 @@ def test_import_check_can_fail() -> None:
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=False
     )
     assert done.returncode != 0
-
-
-def test_bench_prints_its_figures() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "matching.engine.bench", "--commands", "3000"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    lines = done.stdout.strip().splitlines()
-    assert lines[-1].startswith("commands/s: ") and int(lines[-1].split(": ")[1]) > 0
-    assert any(line.startswith("latency per command (us): p50 ") for line in lines)
