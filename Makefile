@@ -25,9 +25,9 @@ bench-engine:
 
 bench-matcher:
 	@bash scripts/bootstrap.sh test
-	.venv/bin/python -m matching.bench_matcher --rate 5000
-	.venv/bin/python -m matching.bench_matcher --rate 0
+	.venv/bin/python -m bench.matcher --rate 5000
+	.venv/bin/python -m bench.matcher --rate 0
 
 bench-api:
 	@bash scripts/bootstrap.sh test
-	.venv/bin/python -m orders.bench_api
+	.venv/bin/python -m bench.api
