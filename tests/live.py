@@ -3,7 +3,6 @@ database, with a market and funded traders holding API keys: what a client sees.
 
 from __future__ import annotations
 
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -14,10 +13,11 @@ import redis
 
 from accounts.models import User
 from accounts.services import api_key_issue
+from bench.harness.procs import Proc, free_port, http_ok, wait_for
 from clearing.services import balance_credit_external
 from orders.models import Market
 from orders.services import market_create
-from tests.procs import Proc, beat_proc, free_port, matcher_proc, wait_for, web_proc, worker_proc
+from tests.procs import beat_proc, matcher_proc, web_proc, worker_proc
 
 
 @dataclass
@@ -46,14 +46,6 @@ def _trader(name: str, market: Market) -> Trader:
     return Trader(user, key.key, secret)
 
 
-def _up(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as resp:
-            return bool(resp.status == 200)
-    except OSError:
-        return False
-
-
 @pytest.fixture
 def live_stack(
     transactional_db: None, redis_client: redis.Redis, tmp_path: Path
@@ -73,7 +65,7 @@ def live_stack(
     ]
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_for(lambda: _up(base + "/api/v3/ping"), 30, "the web process", procs)
+        wait_for(lambda: http_ok(base + "/api/v3/ping"), 30, "the web process", procs)
         yield LiveStack(base, market, alice, bob, procs)
     finally:
         for proc in procs:

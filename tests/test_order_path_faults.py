@@ -18,6 +18,7 @@ from django.db import connection
 from pytest_django import Settings
 
 from accounts.models import User
+from bench.harness.procs import wait_for
 from clearing.settlement import market_settle
 from clearing.tests.helpers import (
     assert_balances_match_trades,
@@ -29,7 +30,7 @@ from matching.stream import command_decode, stream_key
 from orders.models import OPEN_STATUSES, Market, Order, Trade
 from orders.tasks import stream_sweep
 from tests.burst import burst
-from tests.procs import beat_proc, matcher_proc, wait_for, worker_proc
+from tests.procs import beat_proc, matcher_proc, worker_proc
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SYMBOL = "BTCUSDT"
