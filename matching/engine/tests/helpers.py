@@ -1,4 +1,4 @@
-"""Shared test helpers: event normalisation and white-box book invariants."""
+"""Shared test helpers: command builders, event normalisation and white-box book invariants."""
 
 from __future__ import annotations
 
@@ -30,6 +30,19 @@ PRICED = {
     OrderType.STOP_LOSS_LIMIT,
     OrderType.TAKE_PROFIT_LIMIT,
 }
+
+
+def limit(
+    oid: int,
+    owner: int,
+    side: Side,
+    price: int,
+    qty: int,
+    tif: TimeInForce = TimeInForce.GTC,
+    stp: STPMode = STPMode.NONE,
+) -> PlaceOrder:
+    """A LIMIT order (GTC unless told otherwise)."""
+    return PlaceOrder(oid, owner, side, OrderType.LIMIT, tif, price, qty, stp=stp)
 
 
 def norm(events: list[Event]) -> list[tuple[Any, ...]]:

@@ -27,15 +27,11 @@ from matching.engine import (
     TimeInForce,
     TradeExecuted,
 )
-from matching.engine.tests.helpers import check_internals, norm
+from matching.engine.tests.helpers import check_internals, limit, norm
 
 BUY, SELL = Side.BUY, Side.SELL
 LIMIT = OrderType.LIMIT
 GTC = TimeInForce.GTC
-
-
-def limit(oid: int, owner: int, side: Side, price: int, qty: int) -> PlaceOrder:
-    return PlaceOrder(oid, owner, side, LIMIT, GTC, price, qty)
 
 
 def makers(events: Sequence[object]) -> list[int]:

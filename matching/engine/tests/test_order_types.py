@@ -15,21 +15,15 @@ from matching.engine import (
     RejectReason,
     Side,
     StopTriggered,
-    STPMode,
     TimeInForce,
     TradeExecuted,
 )
-from matching.engine.tests.helpers import check_internals, norm
+from matching.engine.tests.helpers import check_internals, limit, norm
 
 BUY, SELL = Side.BUY, Side.SELL
 LIMIT, MAKER, MARKET = OrderType.LIMIT, OrderType.LIMIT_MAKER, OrderType.MARKET
 GTC, IOC, FOK = TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK
 FILLED, EXPIRED = DoneReason.FILLED, DoneReason.EXPIRED
-
-
-def limit(oid: int, owner: int, side: Side, price: int, qty: int, tif: TimeInForce = GTC,
-          stp: STPMode = STPMode.NONE) -> PlaceOrder:  # fmt: skip
-    return PlaceOrder(oid, owner, side, LIMIT, tif, price, qty, stp=stp)
 
 
 def market(oid: int, owner: int, side: Side, qty: int = 0, quote: int = 0) -> PlaceOrder:

@@ -24,17 +24,12 @@ from matching.engine import (
     TimeInForce,
     TradeExecuted,
 )
-from matching.engine.tests.helpers import check_internals, norm
+from matching.engine.tests.helpers import check_internals, limit, norm
 
 BUY, SELL = Side.BUY, Side.SELL
 LIMIT = OrderType.LIMIT
 GTC, FOK = TimeInForce.GTC, TimeInForce.FOK
 FILLED, EIM = DoneReason.FILLED, DoneReason.EXPIRED_IN_MATCH
-
-
-def limit(oid: int, owner: int, side: Side, price: int, qty: int, stp: STPMode = STPMode.NONE,
-          tif: TimeInForce = GTC) -> PlaceOrder:  # fmt: skip
-    return PlaceOrder(oid, owner, side, LIMIT, tif, price, qty, stp=stp)
 
 
 def asks_with_self_trade() -> OrderBook:
