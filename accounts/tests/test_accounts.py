@@ -69,21 +69,18 @@ def run(*args: str) -> dict[str, Any]:
     return report
 
 
+def create_market(
+    symbol: str = "BTCUSDT", *options: str, tick: str = "0.01", step: str = "0.001"
+) -> dict[str, Any]:
+    """`manage.py create_market SYMBOL --base BTC --quote USDT --tick T --step S [options]`."""
+    return run(
+        "create_market", symbol, "--base", "BTC", "--quote", "USDT", "--tick", tick, "--step", step,
+        *options,
+    )  # fmt: skip
+
+
 def test_operator_commands_end_to_end() -> None:
-    market = run(
-        "create_market",
-        "BTCUSDT",
-        "--base",
-        "BTC",
-        "--quote",
-        "USDT",
-        "--tick",
-        "0.01",
-        "--step",
-        "0.00001",
-        "--min-notional",
-        "5",
-    )
+    market = create_market("BTCUSDT", "--min-notional", "5", step="0.00001")
     assert market["symbol"] == "BTCUSDT" and market["tick_size"] == "0.01"
     trader = run("create_trader", "dave", "--password", "pw-Long-enough-1")
     assert trader["username"] == "dave"
@@ -99,43 +96,10 @@ def test_operator_commands_end_to_end() -> None:
 
 def test_operator_commands_reject_bad_input() -> None:
     with pytest.raises(CommandError, match="already exists"):
-        run(
-            "create_market",
-            "BTCUSDT",
-            "--base",
-            "BTC",
-            "--quote",
-            "USDT",
-            "--tick",
-            "0.01",
-            "--step",
-            "0.001",
-        )
-        run(
-            "create_market",
-            "BTCUSDT",
-            "--base",
-            "BTC",
-            "--quote",
-            "USDT",
-            "--tick",
-            "0.01",
-            "--step",
-            "0.001",
-        )
+        create_market()
+        create_market()
     with pytest.raises(CommandError):
-        run(
-            "create_market",
-            "XY",
-            "--base",
-            "BTC",
-            "--quote",
-            "USDT",
-            "--tick",
-            "1e-2",
-            "--step",
-            "0.001",
-        )
+        create_market("XY", tick="1e-2")
     with pytest.raises(CommandError, match="unknown user"):
         run("credit", "nobody", "USDT", "1", "--ref", "x")
 
@@ -143,18 +107,7 @@ def test_operator_commands_reject_bad_input() -> None:
 def test_reconcile_exits_nonzero_on_a_broken_invariant() -> None:
     from clearing.models import LedgerAccount
 
-    run(
-        "create_market",
-        "BTCUSDT",
-        "--base",
-        "BTC",
-        "--quote",
-        "USDT",
-        "--tick",
-        "0.01",
-        "--step",
-        "0.001",
-    )
+    create_market()
     run("create_trader", "erin")
     run("credit", "erin", "USDT", "10", "--ref", "e1")
     LedgerAccount.objects.filter(user__username="erin").update(balance=11)
