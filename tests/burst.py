@@ -7,12 +7,11 @@ import threading
 from collections import Counter
 from decimal import Decimal
 
-from django.db import connection
-
 from accounts.models import User
 from exchange_site.errors import DomainError
 from orders.models import OPEN_STATUSES, Order
 from orders.services import order_cancel, order_place
+from tests.threads import threads_run
 
 
 def burst(
@@ -31,43 +30,36 @@ def burst(
 
     def work(t: int) -> None:
         rng = random.Random(seed * 100 + t)
-        try:
-            for _ in range(n // threads):
-                user = rng.choice(users)
-                try:
-                    if rng.random() < cancel_ratio:
-                        open_ids = list(
-                            Order.objects.filter(
-                                user=user,
-                                status__in=OPEN_STATUSES,
-                                cancel_requested_at__isnull=True,
-                            ).values_list("id", flat=True)[:20]
-                        )
-                        if not open_ids:
-                            continue
-                        order_cancel(user_id=user.id, symbol=symbol, order_id=rng.choice(open_ids))
-                        kind = "cancel"
-                    else:
-                        side = rng.choice(["BUY", "SELL"])
-                        offset = rng.randint(-20, 80) * (1 if side == "SELL" else -1)
-                        price = Decimal(50000 + offset)
-                        qty = Decimal(rng.choice([1, 1, 2, 3, 5, 8])) / 1000
-                        order_place(
-                            user_id=user.id, symbol=symbol, side=side, type="LIMIT",
-                            time_in_force=rng.choice(["GTC", "GTC", "GTC", "IOC"]),
-                            price=price, quantity=qty,
-                        )  # fmt: skip
-                        kind = "place"
-                except DomainError as exc:
-                    kind = f"rejected {exc.code}"
-                with lock:
-                    outcomes[kind] += 1
-        finally:
-            connection.close()
+        for _ in range(n // threads):
+            user = rng.choice(users)
+            try:
+                if rng.random() < cancel_ratio:
+                    open_ids = list(
+                        Order.objects.filter(
+                            user=user,
+                            status__in=OPEN_STATUSES,
+                            cancel_requested_at__isnull=True,
+                        ).values_list("id", flat=True)[:20]
+                    )
+                    if not open_ids:
+                        continue
+                    order_cancel(user_id=user.id, symbol=symbol, order_id=rng.choice(open_ids))
+                    kind = "cancel"
+                else:
+                    side = rng.choice(["BUY", "SELL"])
+                    offset = rng.randint(-20, 80) * (1 if side == "SELL" else -1)
+                    price = Decimal(50000 + offset)
+                    qty = Decimal(rng.choice([1, 1, 2, 3, 5, 8])) / 1000
+                    order_place(
+                        user_id=user.id, symbol=symbol, side=side, type="LIMIT",
+                        time_in_force=rng.choice(["GTC", "GTC", "GTC", "IOC"]),
+                        price=price, quantity=qty,
+                    )  # fmt: skip
+                    kind = "place"
+            except DomainError as exc:
+                kind = f"rejected {exc.code}"
+            with lock:
+                outcomes[kind] += 1
 
-    workers = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
+    threads_run(work, threads, start_together=False)
     return outcomes

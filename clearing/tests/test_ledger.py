@@ -1,10 +1,9 @@
 from __future__ import annotations
 
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
 from accounts.tests.factories import UserFactory
 from clearing.invariants import ledger_check_invariants
@@ -13,6 +12,7 @@ from clearing.selectors import balance_get
 from clearing.services import Leg, balance_credit_external, funds_lock_legs, ledger_post
 from clearing.tests.helpers import assert_ledger_invariants
 from exchange_site.errors import InsufficientFunds, InvalidInput
+from tests.threads import threads_run
 from wallet.tests.factories import AssetFactory
 
 Kind = LedgerAccount.Kind
@@ -118,33 +118,24 @@ def test_concurrent_withdrawals_from_one_balance_never_overdraw() -> None:
     n_threads, per_thread, amount = 8, 10, Decimal(3)  # asks for 240 out of 100
     ok: list[int] = []
     refused: list[int] = []
-    barrier = threading.Barrier(n_threads)
 
     def work(t: int) -> None:
-        barrier.wait()
-        try:
-            for i in range(per_thread):
-                try:
-                    with transaction.atomic(durable=True):
-                        ledger_post(
-                            key=f"move:{t}:{i}",
-                            kind="transfer",
-                            legs=[
-                                Leg(alice.id, usdt.id, Kind.AVAILABLE, -amount),
-                                Leg(bob.id, usdt.id, Kind.AVAILABLE, amount),
-                            ],
-                        )
-                    ok.append(1)
-                except InsufficientFunds:
-                    refused.append(1)
-        finally:
-            connection.close()
+        for i in range(per_thread):
+            try:
+                with transaction.atomic(durable=True):
+                    ledger_post(
+                        key=f"move:{t}:{i}",
+                        kind="transfer",
+                        legs=[
+                            Leg(alice.id, usdt.id, Kind.AVAILABLE, -amount),
+                            Leg(bob.id, usdt.id, Kind.AVAILABLE, amount),
+                        ],
+                    )
+                ok.append(1)
+            except InsufficientFunds:
+                refused.append(1)
 
-    threads = [threading.Thread(target=work, args=(t,)) for t in range(n_threads)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    threads_run(work, n_threads)
 
     assert len(ok) == 33  # floor(100 / 3)
     assert len(refused) == n_threads * per_thread - 33

@@ -1,12 +1,10 @@
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
 import redis
-from django.db import connection
 
 from accounts.models import User
 from clearing.models import Hold
@@ -15,6 +13,7 @@ from clearing.tests.helpers import assert_ledger_invariants
 from exchange_site.errors import InsufficientFunds
 from orders.models import Market, Order
 from orders.services import order_place
+from tests.threads import threads_run
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,30 +27,21 @@ def test_concurrent_orders_never_lock_more_than_available(
     accepted: list[int] = []
     refused: list[int] = []
     other: list[Exception] = []
-    barrier = threading.Barrier(8)
 
-    def work() -> None:
-        barrier.wait()
-        try:
-            for _ in range(15):
-                try:
-                    order_place(
-                        user_id=alice.id, symbol="BTCUSDT", side="BUY", type="LIMIT",
-                        time_in_force="GTC", price=Decimal("1000"), quantity=Decimal("0.1"),
-                    )  # fmt: skip
-                    accepted.append(1)
-                except InsufficientFunds:
-                    refused.append(1)
-                except Exception as exc:
-                    other.append(exc)
-        finally:
-            connection.close()
+    def work(_: int) -> None:
+        for _ in range(15):
+            try:
+                order_place(
+                    user_id=alice.id, symbol="BTCUSDT", side="BUY", type="LIMIT",
+                    time_in_force="GTC", price=Decimal("1000"), quantity=Decimal("0.1"),
+                )  # fmt: skip
+                accepted.append(1)
+            except InsufficientFunds:
+                refused.append(1)
+            except Exception as exc:
+                other.append(exc)
 
-    threads = [threading.Thread(target=work) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    threads_run(work, 8)
 
     assert not other, other
     assert (len(accepted), len(refused)) == (10, 110)
