@@ -16,6 +16,7 @@ from pathlib import Path
 from bench.harness.cpu import CpuMeter
 from bench.harness.database import (
     analyze,
+    argument_parser,
     bench_environ,
     database_create,
     database_reset,
@@ -47,10 +48,12 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/13"
 
 
 def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        prog="python -m bench.api",
-        description="REST order-placement benchmark (signed POST /api/v3/order) against the"
+    p = argument_parser(
+        "python -m bench.api",
+        "REST order-placement benchmark (signed POST /api/v3/order) against the"
         " real stack; see bench/api/__init__.py and docs/bench-api.md.",
+        database_url=DEFAULT_DATABASE_URL,
+        redis_url=DEFAULT_REDIS_URL,
     )
     p.add_argument(
         "--rate", default="300",
@@ -87,8 +90,6 @@ def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="py-spy binary (pip install py-spy into any venv)",
     )  # fmt: skip
     p.add_argument("--seed", type=int, default=20240601)
-    p.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
-    p.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
     p.add_argument("--log-dir", help="process logs (default: a new temporary directory)")
     return p.parse_args(argv)
 

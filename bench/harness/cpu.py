@@ -26,46 +26,41 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 PG_LABEL = "postgres (bench db backends)"
 
 
-def _proc_cpu_s(pid: int) -> float:
+def _stat(pid: int | str) -> list[str]:
+    """The fields of /proc/PID/stat after the command name (so [1] is the ppid, [11:15] utime,
+    stime, cutime, cstime); empty when the process is gone."""
     try:
         with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
+            return f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
+
+
+def _proc_cpu_s(pid: int) -> float:
+    fields = _stat(pid)
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK if fields else 0.0  # utime, stime
 
 
 def _server_cpu_s(root: int, tree: dict[int, list[int]]) -> float:
     """CPU of a forking server: itself, its reaped children (cutime, cstime) and the live ones."""
-    try:
-        with open(f"/proc/{root}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
+    fields = _stat(root)
+    if not fields:
         return 0.0
     own = sum(int(x) for x in fields[11:15]) / CLK_TCK  # utime, stime, cutime, cstime
     return own + sum(_proc_cpu_s(pid) for pid in tree.get(root, ()))
 
 
+def _ppid(pid: int | str) -> int:
+    fields = _stat(pid)
+    return int(fields[1]) if fields else 0
+
+
 def _children() -> dict[int, list[int]]:
     tree: dict[int, list[int]] = collections.defaultdict(list)
     for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        tree[ppid].append(int(entry))
+        if entry.isdigit() and (ppid := _ppid(entry)):
+            tree[ppid].append(int(entry))
     return tree
-
-
-def _ppid(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return int(f.read().rsplit(")", 1)[1].split()[1])
-    except (OSError, IndexError, ValueError):
-        return 0
 
 
 def _tree_pids(root: int, tree: dict[int, list[int]]) -> list[int]:

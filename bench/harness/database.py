@@ -8,12 +8,24 @@ A benchmark never touches the development or test data: its database name must c
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from collections.abc import Iterable
 
 # Kept across the reset (created by migrate, referenced by the content-type machinery).
 KEEP_TABLES = frozenset({"django_migrations", "django_content_type", "auth_permission"})
+
+
+def argument_parser(
+    prog: str, description: str, *, database_url: str, redis_url: str
+) -> argparse.ArgumentParser:
+    """A benchmark's parser, with the options every benchmark on the stack has: its own
+    --database-url and --redis-url (defaults: the benchmark's)."""
+    p = argparse.ArgumentParser(prog=prog, description=description)
+    p.add_argument("--database-url", default=database_url, help="name must contain 'bench'")
+    p.add_argument("--redis-url", default=redis_url, help="its db is flushed on every run")
+    return p
 
 
 def bench_environ(*, database_url: str, redis_url: str, **extra: str) -> None:

@@ -13,7 +13,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.harness.database import bench_environ, database_create, database_reset, money_check
+from bench.harness.database import (
+    argument_parser,
+    bench_environ,
+    database_create,
+    database_reset,
+    money_check,
+)
 from bench.harness.procs import Proc, wait_celery, worker_argv
 from bench.harness.stats import pct
 from bench.harness.stream_load import produce
@@ -23,10 +29,12 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"
 
 
 def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        prog="python -m bench.matcher",
-        description="Matcher benchmark (real Matcher, PostgreSQL commit, Celery settlement);"
+    p = argument_parser(
+        "python -m bench.matcher",
+        "Matcher benchmark (real Matcher, PostgreSQL commit, Celery settlement);"
         " see bench/matcher/__init__.py and docs/bench-matcher.md.",
+        database_url=DEFAULT_DATABASE_URL,
+        redis_url=DEFAULT_REDIS_URL,
     )
     p.add_argument("--rate", type=int, default=5000, help="offered commands/s; 0 = saturation")
     p.add_argument(
@@ -62,8 +70,6 @@ def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "with JIT, PostgreSQL compiled one settlement bulk_update of ~30k CASE branches for "
         "over 15 minutes, uninterruptible)",
     )  # fmt: skip
-    p.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
-    p.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
     p.add_argument(
         "--settle-func", metavar="MODULE:FUNC", default="clearing.settlement:market_settle",
         help="with --settle loop: the settle function to loop (prototypes)",

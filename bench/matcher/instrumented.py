@@ -3,8 +3,10 @@ batch (read, apply, commit, after-commit). Import after django.setup()."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from matching.worker import Matcher, _Batch, _MarketCtx
@@ -23,26 +25,25 @@ class BenchMatcher(Matcher):
         self.acked = 0
         self.phase = {"read": 0.0, "apply": 0.0, "commit": 0.0, "after_commit": 0.0}
 
-    def _read(self) -> Entries:
+    @contextlib.contextmanager
+    def _timed(self, phase: str) -> Iterator[None]:
         t = clock()
         try:
-            return super()._read()
+            yield
         finally:
-            self.phase["read"] += clock() - t
+            self.phase[phase] += clock() - t
+
+    def _read(self) -> Entries:
+        with self._timed("read"):
+            return super()._read()
 
     def _apply(self, entries: Entries) -> _Batch:
-        t = clock()
-        try:
+        with self._timed("apply"):
             return super()._apply(entries)
-        finally:
-            self.phase["apply"] += clock() - t
 
     def _commit(self, batch: _Batch) -> None:
-        t = clock()
-        try:
+        with self._timed("commit"):
             super()._commit(batch)
-        finally:
-            self.phase["commit"] += clock() - t
 
     def _after_commit(self, batch: _Batch) -> None:
         # Commit time minus the entry id's millisecond timestamp (Redis server clock, same
@@ -55,11 +56,8 @@ class BenchMatcher(Matcher):
                 lat.append(now_ms - int(entry_id.partition("-")[0]))
             self.acked += len(ids)
         self.commits.append((now, batch.commands, len(batch.trades)))
-        t = clock()
-        try:
+        with self._timed("after_commit"):
             super()._after_commit(batch)
-        finally:
-            self.phase["after_commit"] += clock() - t
 
 
 def bench_matcher_class(spec: str | None) -> type[BenchMatcher]:
