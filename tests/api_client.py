@@ -75,6 +75,31 @@ class LoopThread:
         self.loop.close()
 
 
+def http_scope(
+    method: str,
+    path: str,
+    query: str,
+    headers: list[tuple[bytes, bytes]],
+    client_addr: str = "127.0.0.1",
+) -> dict[str, Any]:
+    """The ASGI scope of an HTTP/1.1 request to 127.0.0.1:8000, as daphne builds it; `headers`
+    are the raw (lower-case name, value) pairs, Host included."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query.encode(),
+        "root_path": "",
+        "headers": headers,
+        "client": (client_addr, 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+
+
 @functools.cache
 def asgi_application() -> Any:
     """The production HTTP composition: the lean /api/v3/ front, Django behind it."""
@@ -168,20 +193,7 @@ class ApiClient:
         if data:
             raw_headers.append((b"content-type", content_type.encode()))
             raw_headers.append((b"content-length", str(len(data)).encode()))
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": method,
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "query_string": query.encode(),
-            "root_path": "",
-            "headers": raw_headers,
-            "client": (self.remote_addr, 50000),
-            "server": ("127.0.0.1", 8000),
-        }
+        scope = http_scope(method, path, query, raw_headers, self.remote_addr)
         incoming = [{"type": "http.request", "body": data, "more_body": False}]
         finished = asyncio.Event()
         sent: list[dict[str, Any]] = []

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from exchange_site.binance.asgi import api_asgi
-from tests.api_client import ApiClient, hmac_hex, make_market, now_ms
+from tests.api_client import ApiClient, hmac_hex, http_scope, make_market, now_ms
 
 
 def call(
@@ -29,20 +29,7 @@ def call(
         await send({"type": "http.response.body", "body": b"fallback"})
 
     app = api_asgi(fallback)
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": query.encode(),
-        "root_path": "",
-        "headers": [(b"host", b"127.0.0.1"), *(headers or [])],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8000),
-    }
+    scope = http_scope(method, path, query, [(b"host", b"127.0.0.1"), *(headers or [])])
     # The body arrives in two chunks, as a server may deliver it.
     pending = [
         {"type": "http.request", "body": body[:5], "more_body": True},
