@@ -48,8 +48,13 @@ def test_python_binance_basics(live_stack: LiveStack) -> None:
     assert alice.get_recent_trades(symbol="BTCUSDT")[-1]["price"] == "50000.00000000"
     assert alice.get_klines(symbol="BTCUSDT", interval="1m")[-1][4] == "50000.00000000"
     assert alice.get_ticker(symbol="BTCUSDT")["lastPrice"] == "50000.00000000"
-    time.sleep(1.5)  # settlement
-    balances = {b["asset"]: b for b in alice.get_account()["balances"]}
+    # Settlement runs on the worker: poll the account until it has (bounded), then check.
+    deadline = time.monotonic() + 30
+    while True:
+        balances = {b["asset"]: b for b in alice.get_account()["balances"]}
+        if Decimal(balances["BTC"]["free"]) != Decimal(10) or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
     assert Decimal(balances["BTC"]["free"]) == Decimal("10.003996")
 
     with pytest.raises(BinanceAPIException) as exc:
