@@ -2,14 +2,26 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+
+from admin_rbac.auditing import AuditedAdmin
 
 from .models import ApiKey, User
 
-admin.site.register(User, UserAdmin)
+
+@admin.register(User)
+class OperatorUserAdmin(AuditedAdmin, UserAdmin):  # type: ignore[type-arg]
+    def user_change_password(
+        self, request: HttpRequest, id: str, form_url: str = ""
+    ) -> HttpResponse:
+        # The password change and its audit entry commit together.
+        with transaction.atomic():
+            return super().user_change_password(request, id, form_url)
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ApiKeyAdmin(AuditedAdmin):
     list_display = (
         "key",
         "user",
