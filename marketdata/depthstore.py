@@ -57,6 +57,13 @@ def last_price_read(client: redis.Redis, *, symbol: str) -> int:
     return int(raw) if raw else 0
 
 
+def reference_read(client: redis.Redis, *, symbol: str) -> tuple[int, bool]:
+    """(last trade price in ticks or 0, whether the store holds the market's book at all): a
+    0 with no book means the store was lost (Redis restarted or flushed), not "never traded"."""
+    last, update_id = client.mget(f"depth:{symbol}:last", _keys(symbol)[2])
+    return (int(last) if last else 0), update_id is not None
+
+
 @dataclass(frozen=True, slots=True)
 class DepthSnapshot:
     update_id: int

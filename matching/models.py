@@ -18,6 +18,10 @@ class MarketEngineState(models.Model):
     # Fencing token of the matcher that wrote the last batch; a batch from a lower token (a
     # deposed primary) is refused.
     fence = models.BigIntegerField(default=0)
+    # The shard whose matcher may write this market's batches. Moving a market to another shard
+    # (orders.markets) changes it in the same transaction as Market.shard, under this row's lock:
+    # a batch of the old shard's matcher then matches no row, so nothing is applied twice.
+    shard = models.PositiveSmallIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

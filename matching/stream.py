@@ -9,7 +9,8 @@ integers (ticks, lots, quote units = ticks * lots).
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import redis
 
@@ -28,6 +29,25 @@ from matching.engine import (
     TimeInForce,
 )
 from matching.engine.commands import Command
+
+
+class ReloadMarket(NamedTuple):
+    """Adapter command (not the engine's): re-read the market's configuration (symbol, assets,
+    tick, step, shard) from PostgreSQL at this point of the stream. Enqueued after a change of
+    those fields, which requires the market to have no open order."""
+
+
+class ApplyFees(NamedTuple):
+    """Adapter command: trades after this point of the stream pay these rates (fractions, as
+    decimal strings); `change_id` is the orders.MarketFeeChange row it applies."""
+
+    change_id: int
+    maker_fee: str
+    taker_fee: str
+
+
+# Everything a market's stream carries: engine commands and the matcher's own.
+StreamCommand = Command | ReloadMarket | ApplyFees
 
 GROUP = "matcher"
 # Trimming is done by the matcher up to its committed stream id; this cap only guards memory
@@ -69,7 +89,7 @@ def _place_from(f: list[int]) -> PlaceOrder:
     )
 
 
-def command_encode(cmd: Command, rid: str | None = None) -> str:
+def command_encode(cmd: StreamCommand, rid: str | None = None) -> str:
     body: list[Any]
     if isinstance(cmd, PlaceOrder):
         body = ["P", *_place_fields(cmd)]
@@ -83,6 +103,10 @@ def command_encode(cmd: Command, rid: str | None = None) -> str:
         body = ["X", cmd.owner_id, int(cmd.reason)]
     elif isinstance(cmd, SetMarketState):
         body = ["S", int(cmd.state)]
+    elif isinstance(cmd, ReloadMarket):
+        body = ["L"]
+    elif isinstance(cmd, ApplyFees):
+        body = ["F", cmd.change_id, cmd.maker_fee, cmd.taker_fee]
     else:  # pragma: no cover - the union is closed
         raise TypeError(f"unknown command {cmd!r}")
     return json.dumps([rid, *body], separators=(",", ":"))
@@ -110,8 +134,18 @@ def command_decode(raw: bytes | str) -> tuple[Command, str | None]:
     return cmd, rid
 
 
+def entry_decode(raw: bytes | str) -> tuple[StreamCommand, str | None]:
+    """Decode one entry, the matcher's own commands included (command_decode: engine only)."""
+    data = json.loads(raw)
+    if data[1] == "L":
+        return ReloadMarket(), data[0]
+    if data[1] == "F":
+        return ApplyFees(int(data[2]), str(data[3]), str(data[4])), data[0]
+    return command_decode(raw)
+
+
 def commands_enqueue(
-    client: redis.Redis, symbol: str, items: list[tuple[Command, str | None]]
+    client: redis.Redis, symbol: str, items: Sequence[tuple[StreamCommand, str | None]]
 ) -> None:
     """XADD commands in order, in one round trip. Call only after the DB commit (on_commit)."""
     if not items:

@@ -28,7 +28,7 @@ from typing import Any, cast
 
 import redis
 import structlog
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 from prometheus_client import Counter, Gauge, Histogram
 from redis.typing import KeyT, StreamIdT
@@ -38,6 +38,7 @@ from exchange_site.money import quantize_up
 from marketdata.depthstore import depth_write
 from matching.engine import (
     BookSnapshot,
+    CancelOrder,
     CancelReplace,
     DoneReason,
     MarketState,
@@ -52,10 +53,17 @@ from matching.engine import (
     StopTriggered,
     TradeExecuted,
 )
-from matching.engine.commands import Command
 from matching.models import MarketEngineState
-from matching.stream import GROUP, command_decode, stream_key
-from orders.models import Market, Order, Trade
+from matching.stream import (
+    GROUP,
+    ApplyFees,
+    ReloadMarket,
+    StreamCommand,
+    entry_decode,
+    stream_key,
+)
+from orders.breaker import BreakerConfig, BreakerWatch
+from orders.models import Market, MarketFeeChange, Order, Trade
 from orders.selectors import market_normalize
 from orders.services import order_engine_fields
 from orders.verdicts import verdicts_publish
@@ -102,6 +110,15 @@ class Deposed(Exception):
     """Another matcher holds a newer fencing token for this shard: stop writing."""
 
 
+class MarketMoved(Exception):
+    """The market was moved to another shard (its engine state row names another shard): this
+    matcher must drop it; the batch is rolled back and the new shard's matcher re-reads it."""
+
+    def __init__(self, market_id: int) -> None:
+        super().__init__(f"market {market_id} moved to another shard")
+        self.market_id = market_id
+
+
 def stream_id_tuple(entry_id: str) -> tuple[int, int]:
     ms, _, seq = entry_id.partition("-")
     return int(ms), int(seq or 0)
@@ -133,6 +150,9 @@ class _MarketCtx:
     tick: Decimal = Decimal(0)
     step: Decimal = Decimal(0)
     quote_unit: Decimal = Decimal(0)
+    shard: int = 0  # the shard named by the engine state row at load; commits require it
+    fees: tuple[Decimal, Decimal] = (Decimal(0), Decimal(0))  # (maker, taker) in force now
+    breaker: BreakerConfig = field(default_factory=BreakerConfig)
 
 
 @dataclass(slots=True)
@@ -140,7 +160,10 @@ class _Batch:
     """The result of applying one read to the books, before it is committed."""
 
     deltas: dict[int, _OrderDelta] = field(default_factory=dict)
-    trades: list[tuple[_MarketCtx, TradeExecuted]] = field(default_factory=list)
+    # Each trade with the (maker, taker) fee rates in force when it executed.
+    trades: list[tuple[_MarketCtx, TradeExecuted, tuple[Decimal, Decimal]]] = field(
+        default_factory=list
+    )
     acks: dict[str, list[str]] = field(default_factory=dict)
     rids: set[str] = field(default_factory=set)
     last_ids: dict[int, str] = field(default_factory=dict)  # market id -> last applied entry
@@ -150,6 +173,9 @@ class _Batch:
     order_ctx: dict[int, _MarketCtx] = field(default_factory=dict)
     counts: dict[int, int] = field(default_factory=dict)  # market id -> commands applied
     commands: int = 0
+    # Fee changes met in the stream: (change id, market id, maker, taker, seq before them).
+    fees_applied: list[tuple[int, int, Decimal, Decimal, int]] = field(default_factory=list)
+    reload: set[int] = field(default_factory=set)  # markets to re-read after the commit
 
     def delta(self, order_id: int, ctx: _MarketCtx) -> _OrderDelta:
         d = self.deltas.get(order_id)
@@ -190,6 +216,10 @@ class Matcher:
         # died or was deposed) are re-read this often; already applied ones are only acked.
         self.pending_rescan_s = 5.0
         self._rescanned_at = time.monotonic()
+        # Markets created, moved in or out, or renamed while running are noticed this often.
+        self.discover_s = 1.0
+        self._discovered_at = time.monotonic()
+        self.breakers = BreakerWatch()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -233,6 +263,7 @@ class Matcher:
         pending in the stream, are read again. Raises Deposed when fenced out.
         """
         self._renew_lease()
+        self._discover()
         entries = self._read()
         if not entries:
             return 0
@@ -242,6 +273,11 @@ class Matcher:
             self._commit(batch)
         except Deposed:
             raise
+        except MarketMoved as moved:
+            log.warning("matcher.market_moved", shard=self.shard, market_id=moved.market_id)
+            connection.close()
+            self._reload(touched)
+            return 0
         except Exception:
             BATCH_FAILURES.inc()
             log.exception("matcher.batch_failed", entries=sum(len(e) for _, e in entries))
@@ -318,15 +354,60 @@ class Matcher:
             markets=sorted(m.market.symbol for m in self.markets.values()),
         )
 
+    def _owns(self, market: Market) -> bool:
+        return market.symbol in self.symbols if self.symbols else market.shard == self.shard
+
     def _reload(self, contexts: Iterable[_MarketCtx]) -> None:
+        """Rebuild the books from PostgreSQL; drop markets no longer ours (moved, renamed out of
+        --markets, deleted)."""
         for ctx in list(contexts):
-            market = Market.objects.select_related("base", "quote").get(pk=ctx.market.pk)
+            self.markets.pop(stream_key(ctx.market.symbol), None)
+            market = Market.objects.select_related("base", "quote").filter(pk=ctx.market.pk).first()
+            if market is None or not self._owns(market):
+                log.info("matcher.market_dropped", shard=self.shard, market_id=ctx.market.pk)
+                self.breakers.windows.pop(ctx.market.pk, None)
+                continue
             self.markets[stream_key(market.symbol)] = self._load(market)
+
+    def _discover(self) -> None:
+        """Every `discover_s`: load the markets that became ours (created, moved in), re-read or
+        drop the ones renamed or moved out, refresh the circuit-breaker settings. A new market is
+        traded within about a second, without a restart."""
+        now = time.monotonic()
+        if now - self._discovered_at < self.discover_s:
+            return
+        self._discovered_at = now
+        qs = Market.objects.all()
+        qs = qs.filter(symbol__in=self.symbols) if self.symbols else qs.filter(shard=self.shard)
+        try:
+            rows = {
+                pk: (symbol, BreakerConfig(pct, window))
+                for pk, symbol, pct, window in qs.values_list(
+                    "pk", "symbol", "breaker_move_pct", "breaker_window_s"
+                )
+            }
+            loaded = {ctx.market.pk: ctx for ctx in self.markets.values()}
+            for pk, ctx in loaded.items():
+                row = rows.get(pk)
+                if row is None or row[0] != ctx.market.symbol:
+                    self._reload([ctx])
+                else:
+                    ctx.breaker = row[1]
+            new = [pk for pk in rows if pk not in loaded]
+            if new:
+                for market in qs.select_related("base", "quote").filter(pk__in=new).order_by("id"):
+                    self.markets[stream_key(market.symbol)] = self._load(market)
+                log.info("matcher.markets_added", shard=self.shard, market_ids=new)
+        except (DatabaseError, redis.RedisError) as exc:
+            log.warning("matcher.discover_failed", error=str(exc))
+            connection.close()
 
     def _load(self, market: Market) -> _MarketCtx:
         """Restore the market's book from its open orders in PostgreSQL."""
         market = market_normalize(market)
-        state, _ = MarketEngineState.objects.get_or_create(market=market)
+        state, _ = MarketEngineState.objects.get_or_create(
+            market=market, defaults={"shard": market.shard}
+        )
         tick, step = market.tick_size, market.step_size
         unit = tick * step
         rows = list(
@@ -362,12 +443,31 @@ class Matcher:
         )
         key = stream_key(market.symbol)
         self._ensure_group(key)
+        self._claim(key)
         bids, asks = book.depth()
         depth_write(
             self.redis, symbol=market.symbol, update_id=book.update_id, bids=dict(bids),
             asks=dict(asks), full=True, last_price_ticks=state.last_trade_price_ticks,
         )  # fmt: skip
-        return _MarketCtx(market, book, state.last_stream_id, "0", tick, step, unit)
+        return _MarketCtx(
+            market, book, state.last_stream_id, "0", tick, step, unit, shard=state.shard,
+            fees=(market.maker_fee, market.taker_fee),
+            breaker=BreakerConfig(market.breaker_move_pct, market.breaker_window_s),
+        )  # fmt: skip
+
+    def _claim(self, key: str) -> None:
+        """Take over the stream's entries pending for another consumer: a market moved from
+        another shard may have entries its old matcher read but never committed (its commit
+        was refused). Entries at or below the stored stream id are only acked, as always."""
+        start: str | bytes = "0-0"
+        for _ in range(100):
+            # (JUSTID would be lighter, but redis-py then drops the cursor from the reply.)
+            resp = self.redis.xautoclaim(
+                key, GROUP, self.consumer, min_idle_time=0, start_id=start, count=1000
+            )
+            start = resp[0]
+            if start in (b"0-0", "0-0"):
+                return
 
     def _ensure_group(self, key: str) -> None:
         try:
@@ -381,7 +481,8 @@ class Matcher:
     def _read(self) -> list[tuple[_MarketCtx, list[tuple[str, dict[bytes, bytes]]]]]:
         if time.monotonic() - self._rescanned_at >= self.pending_rescan_s:
             self._rescanned_at = time.monotonic()
-            for ctx in self.markets.values():
+            for key, ctx in self.markets.items():
+                self._claim(key)
                 ctx.read_id = "0"
         streams: dict[KeyT, StreamIdT] = {key: ctx.read_id for key, ctx in self.markets.items()}
         if not streams:
@@ -427,16 +528,16 @@ class Matcher:
         self, entries: list[tuple[_MarketCtx, list[tuple[str, dict[bytes, bytes]]]]]
     ) -> _Batch:
         batch = _Batch()
-        decoded: list[tuple[_MarketCtx, str, Command | None, str | None]] = []
+        decoded: list[tuple[_MarketCtx, str, StreamCommand | None, str | None]] = []
         place_ids: list[int] = []
-        cmd: Command | None
+        cmd: StreamCommand | None
         for ctx, items in entries:
             for entry_id, fields in items:
                 batch.acks.setdefault(stream_key(ctx.market.symbol), []).append(entry_id)
                 if stream_id_tuple(entry_id) <= stream_id_tuple(ctx.last_stream_id):
                     continue  # applied and committed before a crash; only the ack was lost
                 try:
-                    cmd, rid = command_decode(fields[b"c"])
+                    cmd, rid = entry_decode(fields[b"c"])
                 except (KeyError, ValueError, IndexError, TypeError):
                     log.error("matcher.bad_entry", stream=ctx.market.symbol, id=entry_id)
                     decoded.append((ctx, entry_id, None, None))
@@ -445,12 +546,19 @@ class Matcher:
                 if isinstance(place, PlaceOrder):
                     place_ids.append(place.order_id)
                 decoded.append((ctx, entry_id, cmd, rid))
+                if isinstance(cmd, ReloadMarket):
+                    break  # re-read after the commit; its later entries are read again then
         # A place applies once: only orders still PENDING_NEW in PostgreSQL (a re-enqueued
         # duplicate of an applied order is dropped here, not rejected by the engine).
-        pending: set[int] = set()
+        pending: dict[int, tuple[Decimal | None, Decimal | None, Decimal | None]] = {}
         if place_ids:
             still_new = Order.objects.filter(pk__in=place_ids, status=Order.Status.PENDING_NEW)
-            pending = set(still_new.values_list("pk", flat=True))
+            pending = {
+                pk: (price, qty, stop)
+                for pk, price, qty, stop in still_new.values_list(
+                    "pk", "price", "quantity", "stop_price"
+                )
+            }
 
         clock = time.perf_counter
         for ctx, entry_id, cmd, rid in decoded:
@@ -462,11 +570,21 @@ class Matcher:
                 batch.rids.add(rid)
             if cmd is None:
                 continue
+            if isinstance(cmd, ApplyFees | ReloadMarket):
+                self._apply_config(batch, ctx, cmd)
+                continue
             place = cmd.place if isinstance(cmd, CancelReplace) else cmd
             if isinstance(place, PlaceOrder):
-                if place.order_id not in pending:
+                row = pending.pop(place.order_id, None)
+                if row is None:
                     continue
-                pending.discard(place.order_id)
+                if not _units_match(ctx, place, row):
+                    # Priced in another tick/step than the market's now (accepted against the
+                    # configuration before a change): never matched.
+                    _reject(batch, ctx, place.order_id, "MARKET_CONFIG_CHANGED")
+                    if not isinstance(cmd, CancelReplace):
+                        continue
+                    cmd = CancelOrder(cmd.cancel_order_id, cmd.owner_id)
             t0 = clock()
             events = ctx.book.apply(cmd)
             MATCH_LATENCY.observe(clock() - t0)
@@ -478,7 +596,7 @@ class Matcher:
     def _collect(self, batch: _Batch, ctx: _MarketCtx, events: list[Any]) -> None:
         for ev in events:
             if isinstance(ev, TradeExecuted):
-                batch.trades.append((ctx, ev))
+                batch.trades.append((ctx, ev, ctx.fees))
                 batch.settle.add(ctx.market.pk)
                 quote = ev.price_ticks * ev.qty_lots
                 for oid in (ev.maker_order_id, ev.taker_order_id):
@@ -520,7 +638,34 @@ class Matcher:
             # CancelRejected / AmendRejected / MarketStateChanged change no row: the order's
             # state already says why (finished), and the market status is the operator's.
 
+    def _apply_config(self, batch: _Batch, ctx: _MarketCtx, cmd: ApplyFees | ReloadMarket) -> None:
+        """The matcher's own stream commands (orders.markets), applied in stream order."""
+        mid = ctx.market.pk
+        if isinstance(cmd, ReloadMarket):
+            batch.reload.add(mid)
+            symbol = Market.objects.filter(pk=mid).values_list("symbol", flat=True).first()
+            if symbol != ctx.market.symbol:
+                batch.last_ids[mid] = "0-0"  # renamed: the new stream starts from its beginning
+            return
+        applied = {change_id for change_id, *_ in batch.fees_applied}
+        superseded = MarketFeeChange.objects.filter(market_id=mid, pk__gte=cmd.change_id).exclude(
+            applied_at=None
+        )
+        if cmd.change_id in applied or superseded.exists():
+            return  # a repeat (the sweep re-enqueued it), or a later change already applies
+        ctx.fees = (Decimal(cmd.maker_fee), Decimal(cmd.taker_fee))
+        batch.fees_applied.append((cmd.change_id, mid, *ctx.fees, ctx.book.last_seq))
+
     # ------------------------------------------------------------------ commit
+
+    def _commit_fees(self, batch: _Batch, now: Any) -> None:
+        """Record where each fee change took effect; the market row carries the rates in force
+        at the committed stream position (what a restarted matcher loads)."""
+        for change_id, mid, maker, taker, seq in batch.fees_applied:
+            MarketFeeChange.objects.filter(pk=change_id, applied_at=None).update(
+                applied_seq=seq, applied_at=now
+            )
+            Market.objects.filter(pk=mid).update(maker_fee=maker, taker_fee=taker)
 
     def _commit(self, batch: _Batch) -> None:
         now = timezone.now()
@@ -529,12 +674,21 @@ class Matcher:
                 cur.execute(
                     "UPDATE matching_marketenginestate SET last_stream_id = %s, last_seq = %s,"
                     " update_id = %s, last_trade_price_ticks = %s, fence = %s, updated_at = %s"
-                    " WHERE market_id = %s AND fence <= %s",
+                    " WHERE market_id = %s AND fence <= %s AND shard = %s",
                     [batch.last_ids[mid], ctx.book.last_seq, ctx.book.update_id,
-                     ctx.book.last_trade_price_ticks, self.fence, now, mid, self.fence],
+                     ctx.book.last_trade_price_ticks, self.fence, now, mid, self.fence,
+                     ctx.shard],
                 )  # fmt: skip
                 if cur.rowcount != 1:
+                    cur.execute(
+                        "SELECT shard FROM matching_marketenginestate WHERE market_id = %s", [mid]
+                    )
+                    row = cur.fetchone()
+                    if row is not None and row[0] != ctx.shard:
+                        raise MarketMoved(mid)
                     raise Deposed(f"market {mid}: a newer fencing token committed")
+            if batch.fees_applied:
+                self._commit_fees(batch, now)
             if batch.trades:
                 self._insert_trades(batch, now)
             if batch.deltas:
@@ -544,14 +698,14 @@ class Matcher:
 
     def _insert_trades(self, batch: _Batch, now: Any) -> None:
         rows = []
-        for ctx, ev in batch.trades:
+        for ctx, ev, (maker_rate, taker_rate) in batch.trades:
             m = ctx.market
             price = ctx.tick * ev.price_ticks
             qty = ctx.step * ev.qty_lots
             quote = ctx.quote_unit * (ev.price_ticks * ev.qty_lots)
             taker_buys = ev.taker_side == Side.BUY
-            buyer_rate = m.taker_fee if taker_buys else m.maker_fee
-            seller_rate = m.maker_fee if taker_buys else m.taker_fee
+            buyer_rate = taker_rate if taker_buys else maker_rate
+            seller_rate = maker_rate if taker_buys else taker_rate
             rows.append(
                 Trade(
                     market_id=m.pk,
@@ -655,3 +809,55 @@ class Matcher:
 
             for mid in batch.settle:
                 settle_market_enqueue(mid)
+        if batch.trades:
+            self._observe_prices(batch)
+        if batch.reload:
+            self._reload([batch.touched[mid] for mid in batch.reload])
+
+    def _observe_prices(self, batch: _Batch) -> None:
+        """The circuit breaker's input (orders.breaker): this batch's trade prices per market."""
+        prices: dict[int, list[int]] = {}
+        contexts: dict[int, _MarketCtx] = {}
+        for ctx, ev, _ in batch.trades:
+            if ctx.breaker.move_pct:
+                prices.setdefault(ctx.market.pk, []).append(ev.price_ticks)
+                contexts[ctx.market.pk] = ctx
+        now = time.time()
+        for mid, ticks in prices.items():
+            ctx = contexts[mid]
+            observed = self.breakers.observe(mid, ctx.breaker, ticks, now)
+            if observed is None:
+                continue
+            from orders.markets import market_breaker_trip
+
+            observed["low"] = f"{ctx.tick * int(str(observed['low_ticks'])):f}"
+            observed["high"] = f"{ctx.tick * int(str(observed['high_ticks'])):f}"
+            try:
+                market_breaker_trip(market_id=mid, observed=observed)
+            except (DatabaseError, redis.RedisError) as exc:
+                log.error("matcher.breaker_trip_failed", market_id=mid, error=str(exc))
+                connection.close()
+
+
+def _units_match(
+    ctx: _MarketCtx,
+    place: PlaceOrder,
+    row: tuple[Decimal | None, Decimal | None, Decimal | None],
+) -> bool:
+    """Whether a place command's integers express its row's price, quantity and stop in the
+    market's current tick and step."""
+    price, qty, stop = row
+    if price is not None and price != ctx.tick * place.price_ticks:
+        return False
+    if stop is not None and stop != ctx.tick * place.stop_price_ticks:
+        return False
+    return qty is None or not place.qty_lots or qty == ctx.step * place.qty_lots
+
+
+def _reject(batch: _Batch, ctx: _MarketCtx, order_id: int, reason: str) -> None:
+    d = batch.delta(order_id, ctx)
+    d.status = Order.Status.REJECTED
+    d.reject_reason = reason
+    d.done = True
+    d.is_working = False
+    batch.settle.add(ctx.market.pk)

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 
 from exchange_site.money import AmountField
 
 
 class Market(models.Model):
-    """A spot market BASEQUOTE with its filters, fees and trading state."""
+    """A spot market BASEQUOTE with its filters, fees, risk limits and trading state."""
 
     class Status(models.TextChoices):
         TRADING = "TRADING"
@@ -25,13 +26,38 @@ class Market(models.Model):
     max_qty = AmountField()
     min_notional = AmountField()
     max_notional = AmountField()
-    # Fee rates as fractions (0.001 = 0.1 %).
+    # Fee rates as fractions (0.001 = 0.1 %): the rates in force at the matcher's committed
+    # stream position. Changed only through MarketFeeChange (orders.markets.market_fees_change),
+    # which the matcher applies in stream order.
     maker_fee = AmountField()
     taker_fee = AmountField()
+    # The effective trading state, the one the API, exchangeInfo and the engine use: the most
+    # restrictive of `operator_status`, the global state (GlobalTradingState) and an active
+    # circuit breaker. Written only by orders.markets.
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.TRADING)
+    # The state operators set for this market on the kill-switch page.
+    operator_status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.TRADING
+    )
     # Price band: a limit price may differ from the reference price by at most this percentage
     # (0 disables the band).
     price_band_pct = AmountField(default=0)
+    # Per-user limits: open orders in this market (NULL: the MAX_OPEN_ORDERS_PER_MARKET setting)
+    # and new orders per `user_order_rate_window_s` seconds (0: no limit).
+    max_open_orders = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)]
+    )
+    user_order_rate_limit = models.PositiveIntegerField(default=0)
+    user_order_rate_window_s = models.PositiveIntegerField(
+        default=10, validators=[MinValueValidator(1)]
+    )
+    # Circuit breaker: when the trade price moves more than `breaker_move_pct` percent within
+    # `breaker_window_s` seconds, the market is CANCEL_ONLY until `breaker_until` (now +
+    # `breaker_cooldown_s`). 0 disables it.
+    breaker_move_pct = AmountField(default=0)
+    breaker_window_s = models.PositiveIntegerField(default=60, validators=[MinValueValidator(1)])
+    breaker_cooldown_s = models.PositiveIntegerField(default=300, validators=[MinValueValidator(1)])
+    breaker_until = models.DateTimeField(null=True, blank=True)
     # Matcher shard that owns this market's stream.
     shard = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -48,9 +74,72 @@ class Market(models.Model):
                 name="market_fee_range",
             ),
         ]
+        permissions = [
+            ("operate_kill_switch", "Can set trading states and cancel all orders of a market"),
+            ("change_market_risk", "Can change a market's risk limits"),
+            ("change_market_fees", "Can schedule a market's fee change"),
+            ("change_market_engine_fields", "Can change symbol, assets, tick, step or shard"),
+        ]
 
     def __str__(self) -> str:
         return self.symbol
+
+
+class GlobalTradingState(models.Model):
+    """The exchange-wide kill switch (one row, id 1; no row means TRADING). It overrides the
+    markets' own states while more restrictive, without overwriting them."""
+
+    status = models.CharField(
+        max_length=16, choices=Market.Status.choices, default=Market.Status.TRADING
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "global trading state"
+
+    def __str__(self) -> str:
+        return f"global: {self.status}"
+
+
+class MarketFeeChange(models.Model):
+    """A fee change, in force from the matcher's stream position at which it was applied
+    (`applied_seq`: trades with a higher sequence number pay the new rates). Never retroactive:
+    the trades up to applied_seq keep the rates they were executed with."""
+
+    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="fee_changes")
+    maker_fee = AmountField()
+    taker_fee = AmountField()
+    previous_maker_fee = AmountField()
+    previous_taker_fee = AmountField()
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    requested_at = models.DateTimeField(auto_now_add=True)
+    reason = models.TextField(blank=True)
+    # Set by the matcher in the batch that applied it: the market's engine sequence number at
+    # that point (the last event before the new rates) and the commit time.
+    applied_seq = models.BigIntegerField(null=True, blank=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(
+                    maker_fee__gte=0, taker_fee__gte=0, maker_fee__lt=1, taker_fee__lt=1
+                ),
+                name="marketfee_range",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=("market", "id"),
+                condition=models.Q(applied_at__isnull=True),
+                name="marketfee_pending",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.market_id}: maker {self.maker_fee} taker {self.taker_fee}"
 
 
 OPEN_STATUSES = ("PENDING_NEW", "NEW", "PARTIALLY_FILLED")
@@ -143,6 +232,7 @@ class Order(models.Model):
                 name="order_user_market_open",
             ),
         ]
+        permissions = [("cancel_user_orders", "Can cancel a user's orders")]
 
     def __str__(self) -> str:
         return f"{self.id} {self.market_id} {self.side} {self.type} {self.status}"

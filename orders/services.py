@@ -10,39 +10,37 @@ from __future__ import annotations
 
 import functools
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_UP, Decimal
 from typing import Any, TypeVar, cast
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from admin_rbac.services import Actor, audit_record, audit_snapshot
 from clearing.models import Hold, LedgerAccount
 from clearing.services import funds_lock_legs, ledger_post
 from exchange_site.errors import DomainError, InsufficientFunds, InvalidInput
 from exchange_site.redis import get_redis
-from marketdata.depthstore import depth_read, last_price_read
+from marketdata.depthstore import depth_read
 from matching.engine import (
     AmendOrder,
     CancelAll,
     CancelOrder,
     CancelReplace,
     DoneReason,
-    MarketState,
     OrderType,
     PlaceOrder,
-    SetMarketState,
     Side,
     STPMode,
     TimeInForce,
 )
 from matching.engine.commands import Command
-from matching.stream import commands_enqueue
+from matching.stream import StreamCommand, commands_enqueue
 from wallet.services import asset_get_or_create
 
-from . import units
+from . import risk, units
 from .errors import (
     DUPLICATE_ORDER,
     MARKET_CLOSED,
@@ -53,6 +51,7 @@ from .errors import (
     rejected,
     too_much_precision,
 )
+from .markets import global_status_get, market_effective_status, market_set_status
 from .models import OPEN_STATUSES, Market, Order
 from .selectors import market_get
 from .verdicts import request_id_new
@@ -99,61 +98,82 @@ def market_create(
     taker_fee: Decimal = Decimal("0.001"),
     price_band_pct: Decimal = Decimal("0"),
     symbol: str | None = None,
+    shard: int = 0,
+    actor: Actor | None = None,
+    reason: str = "",
 ) -> Market:
-    """Create a market (and its missing assets). Commits."""
+    """Create a market (and its missing assets). The running matcher of its shard picks it up
+    within seconds. Audited (as the command line unless `actor` says otherwise). Commits."""
     symbol = symbol or f"{base}{quote}"
-    if symbol != f"{base}{quote}":
-        raise InvalidInput(f"symbol must be base+quote ({base}{quote}), got {symbol}")
-    if base == quote:
-        raise InvalidInput("base and quote must differ")
     if Market.objects.filter(symbol=symbol).exists():
         raise InvalidInput(f"market {symbol} already exists")
-    min_qty = step_size if min_qty is None else min_qty
-    min_price = tick_size if min_price is None else min_price
-    positive = {
-        "tick": tick_size, "step": step_size, "min-qty": min_qty, "max-qty": max_qty,
-        "min-price": min_price, "max-price": max_price,
-    }  # fmt: skip
-    for name, value in positive.items():
-        if value <= 0:
-            raise InvalidInput(f"{name} must be positive")
-    if min_qty > max_qty or min_price > max_price:
-        raise InvalidInput("min must not exceed max")
-    if min_qty % step_size or max_qty % step_size:
-        raise InvalidInput("min-qty and max-qty must be multiples of step")
-    if min_price % tick_size or max_price % tick_size:
-        raise InvalidInput("min-price and max-price must be multiples of tick")
-    for name, fee in {"maker-fee": maker_fee, "taker-fee": taker_fee}.items():
-        if not Decimal(0) <= fee < 1:
-            raise InvalidInput(f"{name} must be in [0, 1)")
-    if price_band_pct < 0:
-        raise InvalidInput("price band must not be negative")
     base_asset, _ = asset_get_or_create(code=base)
     quote_asset, _ = asset_get_or_create(code=quote)
-    # One engine quote unit (tick * step) must be representable in the quote asset, so that
-    # every trade's quote amount is exact in the ledger.
-    for size, asset in ((step_size, base_asset), (tick_size * step_size, quote_asset)):
-        if _decimals(size) > asset.precision:
-            raise InvalidInput(
-                f"{size.normalize()} has more decimals than {asset.code}"
-                f" precision {asset.precision}"
-            )
-    return Market.objects.create(
+    market = Market(
         symbol=symbol,
         base=base_asset,
         quote=quote_asset,
         tick_size=tick_size,
         step_size=step_size,
-        min_qty=min_qty,
+        min_qty=step_size if min_qty is None else min_qty,
         max_qty=max_qty,
-        min_price=min_price,
+        min_price=tick_size if min_price is None else min_price,
         max_price=max_price,
         min_notional=min_notional,
         max_notional=max_notional,
         maker_fee=maker_fee,
         taker_fee=taker_fee,
         price_band_pct=price_band_pct,
+        shard=shard,
     )
+    market_check(market)
+    market.status = market_effective_status(market, global_status=global_status_get())
+    market.save()
+    audit_record(
+        actor=actor or Actor.system("cli"), action="market.create", target=market,
+        after=audit_snapshot(market), reason=reason,
+    )  # fmt: skip
+    return market
+
+
+def market_check(market: Market) -> None:
+    """Validate a market's configuration (new or changed); raises InvalidInput."""
+    if market.symbol != f"{market.base.code}{market.quote.code}":
+        raise InvalidInput(
+            f"symbol must be base+quote ({market.base.code}{market.quote.code}),"
+            f" got {market.symbol}"
+        )
+    if market.base_id == market.quote_id:
+        raise InvalidInput("base and quote must differ")
+    positive = {
+        "tick": market.tick_size, "step": market.step_size, "min-qty": market.min_qty,
+        "max-qty": market.max_qty, "min-price": market.min_price, "max-price": market.max_price,
+    }  # fmt: skip
+    for name, value in positive.items():
+        if value is None or value <= 0:
+            raise InvalidInput(f"{name} must be positive")
+    if market.min_qty > market.max_qty or market.min_price > market.max_price:
+        raise InvalidInput("min must not exceed max")
+    if market.min_notional > market.max_notional:
+        raise InvalidInput("min-notional must not exceed max-notional")
+    if market.min_qty % market.step_size or market.max_qty % market.step_size:
+        raise InvalidInput("min-qty and max-qty must be multiples of step")
+    if market.min_price % market.tick_size or market.max_price % market.tick_size:
+        raise InvalidInput("min-price and max-price must be multiples of tick")
+    for name, fee in {"maker-fee": market.maker_fee, "taker-fee": market.taker_fee}.items():
+        if not Decimal(0) <= fee < 1:
+            raise InvalidInput(f"{name} must be in [0, 1)")
+    if market.price_band_pct < 0 or market.breaker_move_pct < 0:
+        raise InvalidInput("price band and breaker move must not be negative")
+    # One engine quote unit (tick * step) must be representable in the quote asset, so that
+    # every trade's quote amount is exact in the ledger.
+    unit = market.tick_size * market.step_size
+    for size, asset in ((market.step_size, market.base), (unit, market.quote)):
+        if _decimals(size) > asset.precision:
+            raise InvalidInput(
+                f"{size.normalize()} has more decimals than {asset.code}"
+                f" precision {asset.precision}"
+            )
 
 
 def _decimals(value: Decimal) -> int:
@@ -208,11 +228,6 @@ def _check_qty(market: Market, qty: Decimal) -> int:
     if not market.min_qty <= qty <= market.max_qty:
         raise filter_failure("LOT_SIZE")
     return units.to_lots(qty, market.step_size)
-
-
-def _reference_price(market: Market) -> Decimal | None:
-    ticks = last_price_read(get_redis(), symbol=market.symbol)
-    return units.ticks_to_price(ticks, market.tick_size) if ticks else None
 
 
 def _walk(
@@ -300,7 +315,10 @@ def _validate(
         if quote_order_qty <= 0:
             raise filter_failure("NOTIONAL")
 
-    reference = _reference_price(market)
+    # The reference (last trade) price, read only when a check needs it: the price band, and
+    # the notional of a market order by quantity.
+    needs_reference = bool(market.price_band_pct) or (otype == T.MARKET and quantity is not None)
+    reference = risk.reference_price(market) if needs_reference else None
     if price is not None and quantity is not None:
         notional = price * quantity
         if not market.min_notional <= notional <= market.max_notional:
@@ -395,7 +413,7 @@ def _available(user_id: int, asset_id: int) -> Decimal:
 # --------------------------------------------------------------------------- the order path
 
 
-def _enqueue_after_commit(symbol: str, items: list[tuple[Command, str | None]]) -> None:
+def _enqueue_after_commit(symbol: str, items: Sequence[tuple[StreamCommand, str | None]]) -> None:
     transaction.on_commit(lambda: commands_enqueue(get_redis(), symbol, items))
 
 
@@ -408,11 +426,8 @@ def _open_market(symbol: str) -> Market:
 
 def _insert(market: Market, user_id: int, spec: _Spec, client_order_id: str | None) -> Order:
     """Insert the order and lock its hold; the caller's transaction. Raises, writing nothing."""
-    open_count = Order.objects.filter(
-        user_id=user_id, market=market, status__in=OPEN_STATUSES
-    ).count()
-    if open_count >= settings.MAX_OPEN_ORDERS_PER_MARKET:
-        raise filter_failure("MAX_NUM_ORDERS")
+    risk.open_orders_check(market, user_id)
+    risk.order_rate_check(market, user_id)
     # A client id already used by an open order violates order_client_id_unique_open; that
     # aborts the whole transaction, and _duplicate_as_rejection turns it into -2010 outside it
     # (a savepoint here would cost two round trips on every order).
@@ -630,36 +645,6 @@ def order_cancel_replace(
     return Submitted(old, rid), Submitted(new, rid)
 
 
-_ENGINE_STATES = {
-    Market.Status.TRADING: MarketState.TRADING,
-    Market.Status.CANCEL_ONLY: MarketState.CANCEL_ONLY,
-    Market.Status.HALT: MarketState.HALT,
-}
-
-
-@transaction.atomic  # not durable: the admin calls it inside its own save transaction
-def market_set_status(*, market_id: int, status: str, cancel_all: bool = False) -> Market:
-    """Set a market's trading state (kill switch): the API refuses new orders at once, and the
-    engine gets the same state through the stream, after every command already in it.
-
-    With cancel_all, every order of the market (stops included) is ended by the engine with
-    status EXPIRED, as an exchange action. Locks the market row; enqueues after the outermost
-    commit.
-    """
-    if status not in Market.Status.values:
-        raise InvalidInput(f"unknown market status {status!r}")
-    market = Market.objects.select_for_update().get(pk=market_id)
-    market.status = status
-    market.save(update_fields=["status"])
-    items: list[tuple[Command, str | None]] = [
-        (SetMarketState(_ENGINE_STATES[Market.Status(status)]), None)
-    ]
-    if cancel_all:
-        items.append((CancelAll(None, DoneReason.EXPIRED), None))
-    _enqueue_after_commit(market.symbol, items)
-    return market
-
-
 def order_command(order: Order, market: Market) -> PlaceOrder:
     """Rebuild the engine command of an accepted order from its row (used by the sweep)."""
     hold = Hold.objects.get(order=order)
@@ -696,6 +681,7 @@ def order_engine_fields(order: Order, market: Market, hold_amount: Decimal) -> d
 
 __all__ = [
     "Submitted",
+    "market_check",
     "market_create",
     "market_set_status",
     "order_amend_keep_priority",

@@ -22,6 +22,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
     "settle-sweep": {"task": "clearing.settle_sweep", "schedule": 2.0},
     "stream-sweep": {"task": "orders.stream_sweep", "schedule": 5.0},
+    "breaker-release": {"task": "orders.breaker_release", "schedule": 2.0},
+    "flags-scan": {"task": "admin_rbac.flags_scan", "schedule": 60.0},
 }
 # Work older than this is re-driven by the sweeps (seconds).
 SETTLE_SWEEP_AGE_S = env("SETTLE_SWEEP_AGE_S", 2.0, cast=float)

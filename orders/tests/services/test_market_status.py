@@ -54,14 +54,10 @@ def test_halt_reaches_the_engine_behind_queued_orders_and_cancel_all_expires_the
 def test_admin_status_change_goes_through_the_kill_switch(
     market: Market, redis_client: object, admin_client: Client
 ) -> None:
-    data = {
-        f: str(getattr(market, f)) for f in (
-            "symbol", "tick_size", "step_size", "min_price", "max_price", "min_qty", "max_qty",
-            "min_notional", "max_notional", "maker_fee", "taker_fee", "price_band_pct", "shard",
-        )
-    }  # fmt: skip
-    data |= {"base": str(market.base_id), "quote": str(market.quote_id), "status": "HALT"}
-    resp = admin_client.post(f"/admin/orders/market/{market.id}/change/", data)
+    # The market's own page shows the state read-only; the admin changes it on the kill-switch
+    # page (reason and confirmation required), which goes through market_set_status.
+    data = {"target": "BTCUSDT", "status": "HALT", "reason": "incident 42", "confirm": "yes"}
+    resp = admin_client.post("/admin/killswitch/", data)
     assert resp.status_code == 302, resp.content[:2000]
     market.refresh_from_db()
     assert market.status == "HALT"
