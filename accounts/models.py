@@ -10,6 +10,7 @@ class User(AbstractUser):
 
     class Meta:
         db_table = "accounts_user"
+        permissions = [("disable_user", "Can disable and enable users")]
 
 
 class ApiKey(models.Model):
@@ -39,6 +40,7 @@ class ApiKey(models.Model):
 
     class Meta:
         ordering = ("-created_at",)
+        permissions = [("disable_apikey", "Can disable and enable API keys")]
 
     def __str__(self) -> str:
         return f"{self.key[:8]}… ({self.user_id})"

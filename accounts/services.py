@@ -10,6 +10,7 @@ from cryptography.fernet import Fernet
 from django.conf import settings
 from django.db import transaction
 
+from admin_rbac.services import Actor, audit_record
 from exchange_site.errors import InvalidInput
 
 from .models import ApiKey, User
@@ -90,3 +91,53 @@ def api_key_set_enabled(*, api_key: ApiKey, enabled: bool) -> ApiKey:
     api_key.enabled = enabled
     api_key.save(update_fields=["enabled"])
     return api_key
+
+
+# --------------------------------------------------------------------------- operators (support)
+
+
+@transaction.atomic(durable=True)
+def users_set_active(*, user_ids: Iterable[int], active: bool, actor: Actor, reason: str) -> int:
+    """Enable or disable users (a disabled user can neither log in nor use an API key: the key
+    lookup checks the user, within API_KEY_CACHE_TTL). One audit entry per user changed.
+    Returns how many changed."""
+    if not reason.strip():
+        raise InvalidInput("a reason is required")
+    users = list(
+        User.objects.select_for_update()
+        .filter(pk__in=list(user_ids))
+        .exclude(is_active=active)
+        .order_by("id")
+    )
+    for user in users:
+        user.is_active = active
+        user.save(update_fields=["is_active"])
+        audit_record(
+            actor=actor, action="user.enable" if active else "user.disable", target=user,
+            before={"is_active": not active}, after={"is_active": active}, reason=reason,
+        )  # fmt: skip
+    return len(users)
+
+
+@transaction.atomic(durable=True)
+def api_keys_set_enabled(
+    *, key_ids: Iterable[int], enabled: bool, actor: Actor, reason: str
+) -> int:
+    """Enable or disable API keys (effective within API_KEY_CACHE_TTL). One audit entry per key
+    changed. Returns how many changed."""
+    if not reason.strip():
+        raise InvalidInput("a reason is required")
+    keys = list(
+        ApiKey.objects.select_for_update()
+        .filter(pk__in=list(key_ids))
+        .exclude(enabled=enabled)
+        .order_by("id")
+    )
+    for key in keys:
+        key.enabled = enabled
+        key.save(update_fields=["enabled"])
+        audit_record(
+            actor=actor, action="apikey.enable" if enabled else "apikey.disable", target=key,
+            before={"enabled": not enabled}, after={"enabled": enabled}, reason=reason,
+        )  # fmt: skip
+    return len(keys)

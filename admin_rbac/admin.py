@@ -8,7 +8,7 @@ from django.utils.html import format_html, format_html_join
 
 from exchange_site.admin_utils import ReadOnlyAdmin
 
-from .models import AuditEntry
+from .models import AuditEntry, UserFlag
 
 
 @admin.register(AuditEntry)
@@ -57,3 +57,19 @@ def _show(side: dict[str, Any] | None, key: str) -> str:
     if side is None or key not in side:
         return ""
     return json.dumps(side[key], ensure_ascii=False)
+
+
+@admin.register(UserFlag)
+class UserFlagAdmin(ReadOnlyAdmin):
+    """Abnormal-behaviour flags (admin_rbac.behaviour), newest first."""
+
+    list_display = ("user", "kind", "value", "detail", "occurrences", "first_seen", "last_seen")
+    list_filter = ("kind", "last_seen")
+    search_fields = ("user__username",)
+    list_select_related = ("user",)
+    ordering = ("-last_seen",)
+
+
+admin.site.site_header = "Exchange back office"
+admin.site.site_title = "Exchange back office"
+admin.site.index_title = "Operations"

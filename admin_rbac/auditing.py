@@ -8,13 +8,17 @@ forget it. The "before" snapshot is taken when the admin loads the object for a 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.db import models, transaction
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
+
+from exchange_site.errors import DomainError
 
 from .services import Actor, audit_diff, audit_record, audit_snapshot
 
@@ -133,3 +137,43 @@ def _flatten(fields: Any) -> list[str]:
     for f in fields:
         out.extend(_flatten(f) if isinstance(f, list | tuple) else [f])
     return out
+
+
+def confirmed_action(
+    modeladmin: admin.ModelAdmin,  # type: ignore[type-arg]
+    request: HttpRequest,
+    queryset: Any,
+    *,
+    action: str,
+    title: str,
+    question: str,
+    run: Callable[[str], str],
+    confirm_label: str = "Yes, do it",
+) -> TemplateResponse | None:
+    """An admin action with a confirmation step and a required reason: the first POST shows
+    the objects and asks for the reason; the second (confirm=yes, reason given) calls
+    run(reason), which performs and audits the action and returns the message to show."""
+    reason = str(request.POST.get("reason", "")).strip()
+    error = ""
+    if request.POST.get("confirm") == "yes":
+        if reason:
+            try:
+                message = run(reason)
+            except DomainError as exc:
+                modeladmin.message_user(request, exc.msg, messages.ERROR)
+                return None
+            modeladmin.message_user(request, message, messages.SUCCESS)
+            return None
+        error = "A reason is required."
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "opts": modeladmin.model._meta,
+        "title": title,
+        "question": question,
+        "queryset": queryset,
+        "action": action,
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        "confirm_label": confirm_label,
+        "error": error,
+    }
+    return TemplateResponse(request, "admin_rbac/action_confirm.html", context)

@@ -51,3 +51,30 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.actor_name} {self.action} {self.target_type}:{self.target_id}"
+
+
+class UserFlag(models.Model):
+    """Abnormal trading behaviour noticed by the periodic scan (admin_rbac.behaviour), one row
+    per user and kind, refreshed while it lasts. For operators to look at; nothing automatic
+    follows from a flag."""
+
+    class Kind(models.TextChoices):
+        CANCEL_TO_FILL = "cancel_to_fill", "cancel-to-fill ratio"
+        ORDER_BURST = "order_burst", "order burst"
+        SELF_TRADE = "self_trade", "self-trade attempts"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    value = models.DecimalField(max_digits=20, decimal_places=4)  # the measure that crossed
+    detail = models.CharField(max_length=255)
+    occurrences = models.PositiveIntegerField(default=1)  # scans that raised it
+    first_seen = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=("user", "kind"), name="userflag_user_kind"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.kind} {self.value}"

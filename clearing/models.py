@@ -46,8 +46,9 @@ class LedgerAccount(models.Model):
         ]
 
     def __str__(self) -> str:
-        owner = self.user_id if self.user_id is not None else "system"
-        return f"{owner}/{self.asset_id}/{self.kind}"
+        # Reads the user and asset rows: select_related("user", "asset") where listed.
+        owner = self.user.username if self.user is not None else "system"
+        return f"{owner} · {self.asset.code} · {self.kind}"
 
 
 class Hold(models.Model):
@@ -112,3 +113,60 @@ class Posting(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id}: {self.amount}"
+
+
+class Adjustment(models.Model):
+    """A manual balance correction under maker-checker: one operator proposes it with a reason,
+    another approves it, and only then does it post through the ledger (against the EXTERNAL
+    account, key "adjustment:<id>"). clearing.adjustments holds the services."""
+
+    class Status(models.TextChoices):
+        PROPOSED = "PROPOSED"
+        APPROVED = "APPROVED"
+        REJECTED = "REJECTED"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    asset = models.ForeignKey("wallet.Asset", on_delete=models.PROTECT, related_name="+")
+    amount = AmountField()  # signed: + credits the user's available balance, - debits it
+    reason = models.TextField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PROPOSED)
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    proposed_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(blank=True)
+    ledger_transaction = models.OneToOneField(
+        LedgerTransaction, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(amount=0), name="adjustment_nonzero"),
+            # Maker-checker, also in the database: nobody decides their own proposal.
+            models.CheckConstraint(
+                condition=~models.Q(decided_by=models.F("proposed_by")),
+                name="adjustment_four_eyes",
+            ),
+        ]
+        permissions = [
+            ("propose_adjustment", "Can propose a manual balance adjustment"),
+            ("approve_adjustment", "Can approve or reject a manual balance adjustment"),
+        ]
+
+    def __str__(self) -> str:
+        return f"adjustment {self.pk}: {self.amount.normalize():f} {self.status}"
+
+
+class ReconcileRun(models.Model):
+    """The result of one invariant check (the reconcile task and command), for the dashboard."""
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    problems = models.PositiveIntegerField()
+    details = models.JSONField(default=list)  # the first broken invariants, as text
+
+    def __str__(self) -> str:
+        return f"reconcile {self.created_at:%Y-%m-%d %H:%M:%S}: {self.problems} problem(s)"

@@ -11,6 +11,7 @@ from exchange_site.redis import get_redis
 
 from .invariants import ledger_check_invariants
 from .metrics import RECONCILE_PROBLEMS
+from .models import ReconcileRun
 from .settlement import UNSETTLED_AGE, market_settle, unsettled_markets
 
 log = structlog.get_logger(__name__)
@@ -63,6 +64,7 @@ def settle_sweep() -> int:
 def reconcile() -> int:
     """Check every money invariant; log each broken one and export the count as a metric."""
     problems = ledger_check_invariants()
+    ReconcileRun.objects.create(problems=len(problems), details=problems[:50])
     RECONCILE_PROBLEMS.set(len(problems))
     for problem in problems:
         log.error("reconcile.broken_invariant", problem=problem)

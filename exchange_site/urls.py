@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 urlpatterns = [
+    path("admin/", include("admin_rbac.urls")),  # dashboard, kill switch
     path("admin/", admin.site.urls),
     # /api/: each app's Binance endpoints (exact /api/v3/ paths), then the schema, the docs and
     # a JSON -1020 for anything else under /api/, which must stay the last "api/" include.

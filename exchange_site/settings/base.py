@@ -116,6 +116,7 @@ CACHES = {
     }
 }
 
+from .backoffice import *  # noqa: E402, F403
 from .celery import *  # noqa: E402, F403
 from .channels import *  # noqa: E402, F403
 from .logging import *  # noqa: E402, F403

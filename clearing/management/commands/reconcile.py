@@ -6,6 +6,7 @@ from typing import Any
 from django.utils import timezone
 
 from clearing.invariants import ledger_check_invariants, ledger_summary
+from clearing.models import ReconcileRun
 from exchange_site.commands import JsonCommand
 
 
@@ -14,6 +15,7 @@ class Command(JsonCommand):
 
     def handle(self, *args: Any, **o: Any) -> None:
         problems = ledger_check_invariants()
+        ReconcileRun.objects.create(problems=len(problems), details=problems[:50])
         self.emit(
             {
                 "ok": not problems,
