@@ -34,6 +34,7 @@ from wallet.models import Asset
 
 from .markets import (
     ENGINE_FIELDS,
+    UNIT_FILTERS,
     global_status_get,
     market_effective_status,
     market_engine_fields_blocker,
@@ -248,12 +249,12 @@ class MarketAdmin(AuditedAdmin):
             raise PermissionDenied
         market = Market.objects.select_related("base", "quote").get(pk=pk)
         initial = {f: getattr(market, f) for f in ENGINE_FIELDS}
-        initial |= {"tick_size": plain(market.tick_size), "step_size": plain(market.step_size)}
+        initial |= {f: plain(getattr(market, f)) for f in ("tick_size", "step_size", *UNIT_FILTERS)}
         form = EngineFieldsForm(request.POST or None, initial=initial)
         if request.method == "POST" and form.is_valid():
             changes = {
                 f: form.cleaned_data[f]
-                for f in ENGINE_FIELDS
+                for f in (*ENGINE_FIELDS, *UNIT_FILTERS)
                 if form.cleaned_data[f] != getattr(market, f)
             }
             try:
@@ -293,6 +294,12 @@ class EngineFieldsForm(forms.Form):
     step_size = forms.DecimalField(max_digits=36, decimal_places=18)
     shard = forms.IntegerField(min_value=0, max_value=32767,
                                help_text="the matcher shard serving the market")  # fmt: skip
+    min_price = forms.DecimalField(max_digits=36, decimal_places=18,
+                                   help_text="a multiple of the tick")  # fmt: skip
+    max_price = forms.DecimalField(max_digits=36, decimal_places=18)
+    min_qty = forms.DecimalField(max_digits=36, decimal_places=18,
+                                 help_text="a multiple of the step")  # fmt: skip
+    max_qty = forms.DecimalField(max_digits=36, decimal_places=18)
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2, "cols": 60}))
 
 

@@ -43,6 +43,8 @@ ENGINE_STATES = {S.TRADING: MarketState.TRADING, S.CANCEL_ONLY: MarketState.CANC
                  S.HALT: MarketState.HALT}  # fmt: skip
 # The fields the engine's integer units (ticks, lots) and the stream's routing depend on.
 ENGINE_FIELDS = ("symbol", "base", "quote", "tick_size", "step_size", "shard")
+# Filters that must stay multiples of the tick and step: changed with them when needed.
+UNIT_FILTERS = ("min_price", "max_price", "min_qty", "max_qty")
 _STATE_FIELDS = ("status", "operator_status", "breaker_until")
 _ORDERS = Actor.system("orders")
 
@@ -285,7 +287,8 @@ def market_engine_fields_blocker(market: Market) -> str | None:
 def market_engine_fields_change(
     *, market_id: int, changes: Mapping[str, Any], actor: Actor, reason: str
 ) -> Market:
-    """Change symbol, base, quote, tick, step and/or shard: only while the market is halted with
+    """Change symbol, base, quote, tick, step and/or shard (with the min/max price and quantity
+    filters when they must follow the new tick or step): only while the market is halted with
     no open order (prices and quantities in the books and the stream are integers of the old
     tick and step). Validated like a new market. The matcher re-reads the market at this point
     of its stream (ReloadMarket); a shard change hands the market to the other shard's matcher
@@ -295,7 +298,7 @@ def market_engine_fields_change(
     """
     from .services import market_check
 
-    unknown = set(changes) - set(ENGINE_FIELDS)
+    unknown = set(changes) - {*ENGINE_FIELDS, *UNIT_FILTERS}
     if unknown:
         raise InvalidInput(f"not an engine field: {', '.join(sorted(unknown))}")
     if not reason.strip():
@@ -304,7 +307,7 @@ def market_engine_fields_change(
     blocker = market_engine_fields_blocker(market)
     if blocker:
         raise InvalidInput(f"cannot change {market.symbol} now: {blocker}")
-    before = audit_snapshot(market, fields=ENGINE_FIELDS)
+    before = audit_snapshot(market, fields=(*ENGINE_FIELDS, *UNIT_FILTERS))
     old_symbol = market.symbol
     for name, value in changes.items():
         setattr(market, name, value)
@@ -323,7 +326,7 @@ def market_engine_fields_change(
     if market.symbol != old_symbol:
         state.last_stream_id = "0-0"  # a new stream: its entry ids are unrelated to the old one
     state.save(update_fields=["shard", "fence", "last_stream_id"])
-    old, new = audit_diff(before, audit_snapshot(market, fields=ENGINE_FIELDS))
+    old, new = audit_diff(before, audit_snapshot(market, fields=(*ENGINE_FIELDS, *UNIT_FILTERS)))
     audit_record(
         actor=actor, action="market.engine_fields_change", target=market, before=old,
         after=new, reason=reason,
@@ -336,6 +339,7 @@ def market_engine_fields_change(
 
 __all__ = [
     "ENGINE_FIELDS",
+    "UNIT_FILTERS",
     "exchange_set_status",
     "fee_changes_pending",
     "global_status_get",

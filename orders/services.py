@@ -459,7 +459,8 @@ def _place_command(order: Order, spec: _Spec) -> PlaceOrder:
 
 
 def _duplicate_as_rejection(fn: F) -> F:
-    """Map the open-client-id unique violation, raised when the transaction fails, to -2010."""
+    """Map the open-client-id unique violation, raised when the transaction fails, and the
+    insert trigger's refusal of a market no longer trading to -2010."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -468,6 +469,8 @@ def _duplicate_as_rejection(fn: F) -> F:
         except IntegrityError as exc:
             if "order_client_id_unique_open" in str(exc):
                 raise OrderRejected(DUPLICATE_ORDER) from exc
+            if "market_closed" in str(exc):  # the insert trigger (migration 0005): halted
+                raise OrderRejected(MARKET_CLOSED) from exc  # since this request validated
             raise
 
     return cast(F, wrapper)
