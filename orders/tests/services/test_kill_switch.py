@@ -18,6 +18,7 @@ from accounts.models import User
 from admin_rbac.models import AuditEntry
 from admin_rbac.services import Actor
 from clearing.testing import assert_ledger_invariants
+from matching.engine import PlaceOrder, SetMarketState
 from matching.stream import command_decode, stream_key
 from orders import services
 from orders.errors import OrderRejected
@@ -27,6 +28,17 @@ from orders.services import order_place
 
 D = Decimal
 OP = Actor.system("test")
+
+
+def stream_entries(client: redis.Redis, symbol: str) -> list[bytes]:
+    """The raw commands of a market's stream, in order."""
+    out = []
+    for _id, fields in client.xrange(stream_key(symbol)) or []:
+        assert fields is not None
+        raw = fields[b"c"]
+        assert isinstance(raw, bytes)
+        out.append(raw)
+    return out
 
 
 def place(user: User, side: str, price: str, qty: str = "0.01") -> Order:
@@ -61,7 +73,7 @@ def test_global_state_overrides_market_states_without_losing_them(
 
     # The engines got every effective state through their streams, in order.
     def states_sent(symbol: str) -> list[bytes]:
-        return [e[1][b"c"] for e in redis_client.xrange(stream_key(symbol))]
+        return stream_entries(redis_client, symbol)
 
     assert states_sent("BTCUSDT") == [b'[null,"S",3]', b'[null,"S",2]', b'[null,"S",1]']
     assert states_sent("ETHUSDT") == [b'[null,"S",2]', b'[null,"S",3]', b'[null,"S",2]',
@@ -148,12 +160,12 @@ def test_no_order_accepted_after_the_cut_is_ever_matched(
     # The engine's cut: places after the state command in the stream are never matched.
     after_cut: set[int] = set()
     seen_halt = False
-    for _id, fields in redis_client.xrange(stream_key("BTCUSDT")):
-        cmd, _ = command_decode(fields[b"c"])
-        if type(cmd).__name__ == "SetMarketState":
+    for raw in stream_entries(redis_client, "BTCUSDT"):
+        cmd, _ = command_decode(raw)
+        if isinstance(cmd, SetMarketState):
             seen_halt = True
-        elif seen_halt and type(cmd).__name__ == "PlaceOrder":
-            after_cut.add(cmd.order_id)  # type: ignore[union-attr]
+        elif seen_halt and isinstance(cmd, PlaceOrder):
+            after_cut.add(cmd.order_id)
     assert seen_halt
     traded = set(Trade.objects.values_list("maker_order_id", flat=True)) | set(
         Trade.objects.values_list("taker_order_id", flat=True)
