@@ -81,7 +81,7 @@ class HoldAdmin(ReadOnlyAdmin):
                     "created_at", "released_at")  # fmt: skip
     list_filter = (("released_at", admin.EmptyFieldListFilter), "asset")
     search_fields = ("key", "user__username")
-    list_select_related = ("user", "asset")
+    list_select_related = ("user", "asset", "order")
     show_full_result_count = False
 
     @admin.display(description="held")

@@ -324,7 +324,8 @@ class OrderAdmin(ReadOnlyAdmin):
     readonly_fields = fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Order]:
-        return super().get_queryset(request).select_related("market__base", "market__quote")
+        # (A queryset with select_related here makes the changelist skip list_select_related.)
+        return super().get_queryset(request).select_related(*self.list_select_related)
 
     @admin.display(description="price")
     def price_shown(self, o: Order) -> str:
@@ -395,7 +396,7 @@ class TradeAdmin(ReadOnlyAdmin):
     readonly_fields = fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Trade]:
-        return super().get_queryset(request).select_related("market__base", "market__quote")
+        return super().get_queryset(request).select_related(*self.list_select_related)
 
     @admin.display(description="price")
     def price_shown(self, t: Trade) -> str:
