@@ -4,11 +4,16 @@ import json
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin
+from django.contrib.auth.models import Group
+from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
 from exchange_site.admin_utils import ReadOnlyAdmin
 
+from .auditing import AuditedAdmin
 from .models import AuditEntry, UserFlag
+from .roles import ROLES
 
 
 @admin.register(AuditEntry)
@@ -68,6 +73,25 @@ class UserFlagAdmin(ReadOnlyAdmin):
     search_fields = ("user__username",)
     list_select_related = ("user",)
     ordering = ("-last_seen",)
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class RoleGroupAdmin(AuditedAdmin, GroupAdmin):
+    """Groups, audited. The role groups are defined in admin_rbac/roles.py and synced on every
+    migrate, so they are read-only here (an edit would silently be undone)."""
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and obj.name in ROLES:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and obj.name in ROLES:
+            return False
+        return super().has_delete_permission(request, obj)
 
 
 admin.site.site_header = "Exchange back office"

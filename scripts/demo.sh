@@ -38,6 +38,29 @@ PY
   chmod 600 "$CREDS"
 fi
 
+# One operator per role (the superuser `operator` holds superadmin), with generated passwords
+# kept in .demo-credentials.json (added to an older file too). One Python run: each manage.py
+# start costs seconds.
+$M shell --no-imports <<'PY'
+import json, secrets
+from accounts.models import User
+from admin_rbac.services import Actor, roles_assign
+
+path = ".demo-credentials.json"
+creds = json.load(open(path))
+actor = Actor.system("demo")
+roles_assign(user=User.objects.get(username="operator"), roles=["superadmin"], actor=actor)
+for role in ("viewer", "support", "finance", "risk"):
+    name = f"op-{role}"
+    entry = creds.get(name) or {"username": name, "password": secrets.token_urlsafe(12)}
+    creds[name] = {**entry, "role": role}
+    user = User.objects.filter(username=name).first() or User(username=name)
+    user.set_password(entry["password"])
+    user.save()
+    roles_assign(user=user, roles=[role], actor=actor)
+json.dump(creds, open(path, "w"), indent=2)
+PY
+
 for name in alice bob; do
   $M credit "$name" USDT 100000 --ref "demo-$name-usdt" >/dev/null
   $M credit "$name" BTC 2 --ref "demo-$name-btc" >/dev/null
@@ -50,7 +73,10 @@ c = json.load(open(".demo-credentials.json"))
 port = os.environ["PORT"]
 print(f"""
   Exchange running at      http://127.0.0.1:{port}/
-  Back office (admin)      http://127.0.0.1:{port}/admin/   user {c['operator']['username']} / {c['operator']['password']}
+  Back office (admin)      http://127.0.0.1:{port}/admin/   user {c['operator']['username']} / {c['operator']['password']}   (superadmin)
+  Operators by role        """ + "\n                           ".join(
+    f"{v['username']} / {v['password']}   ({v['role']})" for v in c.values() if "role" in v) + f"""
+  Dashboard, kill switch   http://127.0.0.1:{port}/admin/dashboard/   http://127.0.0.1:{port}/admin/killswitch/
   Trader UI                http://127.0.0.1:{port}/         alice / {c['alice']['password']}   bob / {c['bob']['password']}
   REST API                 http://127.0.0.1:{port}/api/v3/
   alice API key            {c['alice']['api_key']}
