@@ -8,7 +8,10 @@ from orders.services import market_create
 
 
 class Command(JsonCommand):
-    help = "Create a market (and its missing assets); prints the market as JSON."
+    help = (
+        "Create a market (and its missing assets); the running matcher of its shard trades it"
+        " within seconds. Prints the market as JSON."
+    )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("symbol")
@@ -22,6 +25,8 @@ class Command(JsonCommand):
         parser.add_argument("--maker-fee", type=decimal_arg)
         parser.add_argument("--taker-fee", type=decimal_arg)
         parser.add_argument("--price-band-pct", type=decimal_arg)
+        parser.add_argument("--shard", type=int, default=0, help="matcher shard (default 0)")
+        parser.add_argument("--reason", default="", help="recorded in the audit log")
         parser.add_argument(
             "--if-missing", action="store_true", help="succeed quietly if it exists"
         )
@@ -47,6 +52,8 @@ class Command(JsonCommand):
                 quote=o["quote"],
                 tick_size=o["tick"],
                 step_size=o["step"],
+                shard=o["shard"],
+                reason=o["reason"],
                 **{k: v for k, v in optional.items() if v is not None},
             )
         self.emit(
