@@ -497,12 +497,12 @@ class Matcher:
         except redis.ResponseError as exc:
             if "NOGROUP" not in str(exc):
                 raise
-            # The stream (or its group) is gone: Redis was flushed or restarted. Recreate and
-            # carry on; the sweep re-enqueues whatever was lost.
+            # The stream (or its group) is gone: Redis was flushed or restarted. Rebuild from
+            # PostgreSQL (the books are as committed; the trading state is the markets' current
+            # one, in case a state command was lost; the depth store is rewritten), recreate the
+            # groups and carry on; the sweep re-enqueues the orders and cancels that were lost.
             log.warning("matcher.stream_recreated", error=str(exc))
-            for key, ctx in self.markets.items():
-                self._ensure_group(key)
-                ctx.read_id = "0"
+            self._reload(list(self.markets.values()))
             return []
         # RESP2 (this client's protocol): [[stream key, [(entry id, fields), ...]], ...]
         streams_read = cast(

@@ -69,11 +69,11 @@ def activity(funded: Callable[..., User], drain: Callable[[], None], n: int) -> 
             order_place(user_id=user.pk, symbol="BTCUSDT", side=side, type="LIMIT",
                         time_in_force="GTC", price=D(price), quantity=D("0.1"),
                         stp_mode=stp)  # fmt: skip
-            drain()
         adjustment_propose(user_id=buyer.pk, asset_id=Market.objects.get().quote_id,
                            amount=D("1"), reason="x", actor=Actor.of_user(op))  # fmt: skip
         with transaction.atomic():
             audit_record(actor=Actor.of_user(op), action="user.note", target=buyer, reason="n")
+    drain()  # the engine applies the stream in order: each pair's ask rests before its buys
     assert flags_refresh() >= 1
     reconcile()
 
