@@ -117,8 +117,10 @@ class OperatorUserAdmin(AuditedAdmin, UserAdmin):  # type: ignore[type-arg]
             locked = row.get("LOCKED", Decimal(0))
             rows.append((code, amount(avail, p), amount(locked, p), amount(avail + locked, p)))
         url = reverse("admin:clearing_ledgeraccount_changelist") + f"?user__id__exact={user.pk}"
-        return _table(("asset", "available", "locked", "total"), rows,
-                      _link(url, "ledger accounts"))  # fmt: skip
+        propose = reverse("admin:clearing_adjustment_add") + f"?user={user.pk}"
+        links = format_html("{}{}", _link(url, "ledger accounts"),
+                            _link(propose, "propose an adjustment"))  # fmt: skip
+        return _table(("asset", "available", "locked", "total"), rows, links)
 
     @admin.display(description="open orders")
     def open_orders(self, user: User) -> SafeString:

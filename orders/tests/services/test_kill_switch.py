@@ -230,3 +230,17 @@ def test_the_page_asks_for_a_reason_and_a_confirmation(market: Market) -> None:
     assert Market.objects.get(pk=market.pk).status == "HALT"
     page = browser.get("/admin/killswitch/").content.decode()
     assert '<td id="global-status"><b>HALT</b></td>' in page
+
+
+def test_a_state_command_lost_with_the_stream_is_restored_from_postgresql(
+    market: Market, matcher: Any, redis_client: redis.Redis
+) -> None:
+    from matching.engine import MarketState
+
+    market_set_status(market_id=market.pk, status="HALT", actor=OP, reason="x")
+    redis_client.delete(stream_key("BTCUSDT"))  # Redis lost it before the matcher read it
+    (ctx,) = matcher.markets.values()
+    assert ctx.book.state == MarketState.TRADING
+    matcher.run_once()  # NOGROUP: the matcher rebuilds from PostgreSQL
+    (ctx,) = matcher.markets.values()
+    assert ctx.book.state == MarketState.HALT
