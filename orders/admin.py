@@ -36,6 +36,7 @@ from .markets import (
     ENGINE_FIELDS,
     UNIT_FILTERS,
     global_status_get,
+    market_check,
     market_effective_status,
     market_engine_fields_blocker,
     market_engine_fields_change,
@@ -43,7 +44,6 @@ from .markets import (
 )
 from .models import OPEN_STATUSES, Market, MarketFeeChange, Order, Trade
 from .operator import orders_cancel_by_operator
-from .services import market_check
 
 STATE_FIELDS = ("status", "operator_status", "breaker_until")
 FEE_FIELDS = ("maker_fee", "taker_fee")

@@ -35,6 +35,7 @@ from matching.engine import CancelAll, DoneReason, MarketState, SetMarketState
 from matching.models import MarketEngineState
 from matching.stream import ApplyFees, ReloadMarket, StreamCommand, commands_enqueue, stream_key
 
+from . import units
 from .models import OPEN_STATUSES, GlobalTradingState, Market, MarketFeeChange, Order
 
 S = Market.Status
@@ -51,6 +52,49 @@ _ORDERS = Actor.system("orders")
 
 def _enqueue(symbol: str, items: Sequence[tuple[StreamCommand, str | None]]) -> None:
     transaction.on_commit(lambda: commands_enqueue(get_redis(), symbol, items))
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+def market_check(market: Market) -> None:
+    """Validate a market's configuration (new or changed); raises InvalidInput."""
+    if market.symbol != f"{market.base.code}{market.quote.code}":
+        raise InvalidInput(
+            f"symbol must be base+quote ({market.base.code}{market.quote.code}),"
+            f" got {market.symbol}"
+        )
+    if market.base_id == market.quote_id:
+        raise InvalidInput("base and quote must differ")
+    positive = {
+        "tick": market.tick_size, "step": market.step_size, "min-qty": market.min_qty,
+        "max-qty": market.max_qty, "min-price": market.min_price, "max-price": market.max_price,
+    }  # fmt: skip
+    for name, value in positive.items():
+        if value is None or value <= 0:
+            raise InvalidInput(f"{name} must be positive")
+    if market.min_qty > market.max_qty or market.min_price > market.max_price:
+        raise InvalidInput("min must not exceed max")
+    if market.min_notional > market.max_notional:
+        raise InvalidInput("min-notional must not exceed max-notional")
+    if market.min_qty % market.step_size or market.max_qty % market.step_size:
+        raise InvalidInput("min-qty and max-qty must be multiples of step")
+    if market.min_price % market.tick_size or market.max_price % market.tick_size:
+        raise InvalidInput("min-price and max-price must be multiples of tick")
+    for name, fee in {"maker-fee": market.maker_fee, "taker-fee": market.taker_fee}.items():
+        if not Decimal(0) <= fee < 1:
+            raise InvalidInput(f"{name} must be in [0, 1)")
+    if market.price_band_pct < 0 or market.breaker_move_pct < 0:
+        raise InvalidInput("price band and breaker move must not be negative")
+    # One engine quote unit (tick * step) must be representable in the quote asset, so that
+    # every trade's quote amount is exact in the ledger.
+    unit = market.tick_size * market.step_size
+    for size, asset in ((market.step_size, market.base), (unit, market.quote)):
+        if units.decimal_places(size) > asset.precision:
+            raise InvalidInput(
+                f"{size.normalize()} has more decimals than {asset.code}"
+                f" precision {asset.precision}"
+            )
 
 
 # --------------------------------------------------------------------------- trading states
@@ -296,8 +340,6 @@ def market_engine_fields_change(
     longer commit a batch for it). Locks the market row (waiting for orders being inserted) and
     its engine state row; audited; enqueues after commit.
     """
-    from .services import market_check
-
     unknown = set(changes) - {*ENGINE_FIELDS, *UNIT_FILTERS}
     if unknown:
         raise InvalidInput(f"not an engine field: {', '.join(sorted(unknown))}")
@@ -346,6 +388,7 @@ __all__ = [
     "market_breaker_release",
     "market_breaker_trip",
     "market_breakers_release_due",
+    "market_check",
     "market_effective_status",
     "market_engine_fields_blocker",
     "market_engine_fields_change",

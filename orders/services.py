@@ -51,7 +51,12 @@ from .errors import (
     rejected,
     too_much_precision,
 )
-from .markets import global_status_get, market_effective_status, market_set_status
+from .markets import (
+    global_status_get,
+    market_check,
+    market_effective_status,
+    market_set_status,
+)
 from .models import OPEN_STATUSES, Market, Order
 from .selectors import market_get
 from .verdicts import request_id_new
@@ -136,52 +141,6 @@ def market_create(
     return market
 
 
-def market_check(market: Market) -> None:
-    """Validate a market's configuration (new or changed); raises InvalidInput."""
-    if market.symbol != f"{market.base.code}{market.quote.code}":
-        raise InvalidInput(
-            f"symbol must be base+quote ({market.base.code}{market.quote.code}),"
-            f" got {market.symbol}"
-        )
-    if market.base_id == market.quote_id:
-        raise InvalidInput("base and quote must differ")
-    positive = {
-        "tick": market.tick_size, "step": market.step_size, "min-qty": market.min_qty,
-        "max-qty": market.max_qty, "min-price": market.min_price, "max-price": market.max_price,
-    }  # fmt: skip
-    for name, value in positive.items():
-        if value is None or value <= 0:
-            raise InvalidInput(f"{name} must be positive")
-    if market.min_qty > market.max_qty or market.min_price > market.max_price:
-        raise InvalidInput("min must not exceed max")
-    if market.min_notional > market.max_notional:
-        raise InvalidInput("min-notional must not exceed max-notional")
-    if market.min_qty % market.step_size or market.max_qty % market.step_size:
-        raise InvalidInput("min-qty and max-qty must be multiples of step")
-    if market.min_price % market.tick_size or market.max_price % market.tick_size:
-        raise InvalidInput("min-price and max-price must be multiples of tick")
-    for name, fee in {"maker-fee": market.maker_fee, "taker-fee": market.taker_fee}.items():
-        if not Decimal(0) <= fee < 1:
-            raise InvalidInput(f"{name} must be in [0, 1)")
-    if market.price_band_pct < 0 or market.breaker_move_pct < 0:
-        raise InvalidInput("price band and breaker move must not be negative")
-    # One engine quote unit (tick * step) must be representable in the quote asset, so that
-    # every trade's quote amount is exact in the ledger.
-    unit = market.tick_size * market.step_size
-    for size, asset in ((market.step_size, market.base), (unit, market.quote)):
-        if _decimals(size) > asset.precision:
-            raise InvalidInput(
-                f"{size.normalize()} has more decimals than {asset.code}"
-                f" precision {asset.precision}"
-            )
-
-
-def _decimals(value: Decimal) -> int:
-    exponent = value.normalize().as_tuple().exponent
-    assert isinstance(exponent, int)
-    return max(0, -exponent)
-
-
 # --------------------------------------------------------------------------- validation
 
 
@@ -212,7 +171,7 @@ def _not_required(name: str) -> DomainError:
 
 
 def _check_precision(value: Decimal, places: int, param: str) -> None:
-    if _decimals(value) > places:
+    if units.decimal_places(value) > places:
         raise too_much_precision(param)
 
 

@@ -40,3 +40,10 @@ def lots_to_qty(lots: int, step: Decimal) -> Decimal:
 
 def units_to_quote(units: int, tick: Decimal, step: Decimal) -> Decimal:
     return tick * step * units
+
+
+def decimal_places(value: Decimal) -> int:
+    """Decimal places of a value without its trailing zeros (0.0100 -> 2)."""
+    exponent = value.normalize().as_tuple().exponent
+    assert isinstance(exponent, int)
+    return max(0, -exponent)

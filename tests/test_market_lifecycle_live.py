@@ -16,10 +16,11 @@ from django.db import connection
 from django.test import Client
 
 from accounts.models import User
+from bench.harness.procs import Proc, wait_for
 from clearing.services import balance_credit_external
 from orders.models import Market, Trade
 from orders.services import order_place
-from tests.procs import Proc, stack_env, wait_for
+from tests.procs import stack_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 D = Decimal

@@ -14,7 +14,7 @@ from clearing.adjustments import adjustment_approve, adjustment_propose, adjustm
 from clearing.models import Adjustment, LedgerTransaction
 from clearing.selectors import balance_get
 from clearing.services import balance_credit_external
-from clearing.testing import assert_ledger_invariants
+from clearing.tests.helpers import assert_ledger_invariants
 from exchange_site.errors import InsufficientFunds, InvalidInput
 from wallet.models import Asset
 

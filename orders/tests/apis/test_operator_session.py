@@ -12,8 +12,8 @@ from django.test import Client
 from accounts.models import User
 from admin_rbac.models import AuditEntry
 from admin_rbac.services import Actor, roles_assign
-from exchange_site.binance.testing import ApiClient
 from orders.models import Market, Order
+from tests.api_client import ApiClient
 
 ORDER = "/api/v3/order"
 BUY = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",

@@ -17,7 +17,7 @@ from django.test import Client
 from accounts.models import User
 from admin_rbac.models import AuditEntry
 from admin_rbac.services import Actor
-from clearing.testing import assert_ledger_invariants
+from clearing.tests.helpers import assert_ledger_invariants
 from matching.engine import PlaceOrder, SetMarketState
 from matching.stream import command_decode, stream_key
 from orders import services

@@ -15,10 +15,10 @@ from accounts.models import User
 from admin_rbac.models import AuditEntry
 from admin_rbac.services import Actor
 from clearing.settlement import market_settle
-from clearing.testing import assert_ledger_invariants
+from clearing.tests.helpers import assert_ledger_invariants
 from exchange_site.errors import InvalidInput
 from matching.models import MarketEngineState
-from matching.testing import matcher_drain
+from matching.tests.helpers import matcher_drain
 from matching.worker import Matcher
 from orders.markets import market_engine_fields_change, market_fees_change, market_set_status
 from orders.models import Market, Order, Trade

@@ -13,7 +13,7 @@ from django.test import override_settings
 
 from accounts.models import User
 from admin_rbac.models import AuditEntry
-from clearing.testing import assert_ledger_invariants
+from clearing.tests.helpers import assert_ledger_invariants
 from matching.worker import Matcher
 from orders.errors import OrderRejected
 from orders.markets import market_breakers_release_due
