@@ -6,6 +6,7 @@ API keys, behaviour flags and the audit trail, each with a link to the full filt
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -42,6 +43,27 @@ def _table(head: tuple[str, ...], rows: list[tuple[Any, ...]], more: str = "") -
         ((format_html_join("", "<td>{}</td>", ((c,) for c in row)),) for row in rows),
     )  # fmt: skip
     return format_html("<table><tr>{}</tr>{}</table>{}", header, cells, more)
+
+
+def _switch(
+    modeladmin: admin.ModelAdmin,  # type: ignore[type-arg]
+    request: HttpRequest, queryset: QuerySet[Any], on: bool, noun: str, suffix: str,
+    service: Callable[..., int], ids_arg: str, flag_arg: str, note: str = "",
+) -> Any:  # fmt: skip
+    """Enable or disable the selected rows through `service`, after a confirmation with a
+    reason (the service audits)."""
+    verb = "enable" if on else "disable"
+
+    def run(reason: str) -> str:
+        n = service(**{ids_arg: [row.pk for row in queryset], flag_arg: on},
+                    actor=Actor.from_request(request), reason=reason)  # fmt: skip
+        return f"{verb.capitalize()}d {n} {noun}."
+
+    return confirmed_action(
+        modeladmin, request, queryset, action=f"{verb}_{suffix}",
+        title=f"{verb.capitalize()} {noun}", question=f"{verb.capitalize()} these {noun}?{note}",
+        run=run,
+    )  # fmt: skip
 
 
 def _link(url: str, text: str) -> SafeString:
@@ -186,17 +208,10 @@ class OperatorUserAdmin(AuditedAdmin, UserAdmin):  # type: ignore[type-arg]
         return request.user.has_perm("accounts.disable_apikey")
 
     def _set_active(self, request: HttpRequest, queryset: QuerySet[User], active: bool) -> Any:
-        verb = "enable" if active else "disable"
-
-        def run(reason: str) -> str:
-            n = users_set_active(user_ids=[u.pk for u in queryset], active=active,
-                                 actor=Actor.from_request(request), reason=reason)  # fmt: skip
-            return f"{verb.capitalize()}d {n} user(s)."
-
-        return confirmed_action(
-            self, request, queryset, action=f"{verb}_users", title=f"{verb.capitalize()} users",
-            question=f"{verb.capitalize()} these users? A disabled user can neither log in nor"
-            " use an API key.", run=run,
+        return _switch(
+            self, request, queryset, active, "users", "users", users_set_active, "user_ids",
+            "active",
+            note=" A disabled user can neither log in nor use an API key.",
         )  # fmt: skip
 
     @admin.action(description="Disable selected users", permissions=["disable"])
@@ -265,16 +280,9 @@ class ApiKeyAdmin(AuditedAdmin):
         return request.user.has_perm("accounts.disable_apikey")
 
     def _set_enabled(self, request: HttpRequest, queryset: QuerySet[ApiKey], on: bool) -> Any:
-        verb = "enable" if on else "disable"
-
-        def run(reason: str) -> str:
-            n = api_keys_set_enabled(key_ids=[k.pk for k in queryset], enabled=on,
-                                     actor=Actor.from_request(request), reason=reason)  # fmt: skip
-            return f"{verb.capitalize()}d {n} API key(s)."
-
-        return confirmed_action(
-            self, request, queryset, action=f"{verb}_keys", title=f"{verb.capitalize()} API keys",
-            question=f"{verb.capitalize()} these API keys?", run=run,
+        return _switch(
+            self, request, queryset, on, "API keys", "keys", api_keys_set_enabled, "key_ids",
+            "enabled",
         )  # fmt: skip
 
     @admin.action(description="Disable selected API keys", permissions=["disable"])

@@ -96,27 +96,36 @@ def api_key_set_enabled(*, api_key: ApiKey, enabled: bool) -> ApiKey:
 # --------------------------------------------------------------------------- operators (support)
 
 
+def _set_flag(
+    model: type[User] | type[ApiKey], ids: Iterable[int], field: str, value: bool, action: str,
+    actor: Actor, reason: str,
+) -> int:  # fmt: skip
+    """Set a boolean field on the rows that differ, locked by id; one audit entry per row."""
+    if not reason.strip():
+        raise InvalidInput("a reason is required")
+    rows = list(
+        model.objects.select_for_update()
+        .filter(pk__in=list(ids))
+        .exclude(**{field: value})
+        .order_by("id")
+    )
+    for row in rows:
+        setattr(row, field, value)
+        row.save(update_fields=[field])
+        audit_record(
+            actor=actor, action=action, target=row, before={field: not value},
+            after={field: value}, reason=reason,
+        )  # fmt: skip
+    return len(rows)
+
+
 @transaction.atomic(durable=True)
 def users_set_active(*, user_ids: Iterable[int], active: bool, actor: Actor, reason: str) -> int:
     """Enable or disable users (a disabled user can neither log in nor use an API key: the key
     lookup checks the user, within API_KEY_CACHE_TTL). One audit entry per user changed.
     Returns how many changed."""
-    if not reason.strip():
-        raise InvalidInput("a reason is required")
-    users = list(
-        User.objects.select_for_update()
-        .filter(pk__in=list(user_ids))
-        .exclude(is_active=active)
-        .order_by("id")
-    )
-    for user in users:
-        user.is_active = active
-        user.save(update_fields=["is_active"])
-        audit_record(
-            actor=actor, action="user.enable" if active else "user.disable", target=user,
-            before={"is_active": not active}, after={"is_active": active}, reason=reason,
-        )  # fmt: skip
-    return len(users)
+    action = "user.enable" if active else "user.disable"
+    return _set_flag(User, user_ids, "is_active", active, action, actor, reason)
 
 
 @transaction.atomic(durable=True)
@@ -125,19 +134,5 @@ def api_keys_set_enabled(
 ) -> int:
     """Enable or disable API keys (effective within API_KEY_CACHE_TTL). One audit entry per key
     changed. Returns how many changed."""
-    if not reason.strip():
-        raise InvalidInput("a reason is required")
-    keys = list(
-        ApiKey.objects.select_for_update()
-        .filter(pk__in=list(key_ids))
-        .exclude(enabled=enabled)
-        .order_by("id")
-    )
-    for key in keys:
-        key.enabled = enabled
-        key.save(update_fields=["enabled"])
-        audit_record(
-            actor=actor, action="apikey.enable" if enabled else "apikey.disable", target=key,
-            before={"enabled": not enabled}, after={"enabled": enabled}, reason=reason,
-        )  # fmt: skip
-    return len(keys)
+    action = "apikey.enable" if enabled else "apikey.disable"
+    return _set_flag(ApiKey, key_ids, "enabled", enabled, action, actor, reason)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -30,6 +31,18 @@ def amount(value: Decimal | None, precision: int) -> str:
     """An amount at its asset's precision (NUMERIC(36, 18) columns carry 18 places), blank for
     None."""
     return "" if value is None else fmt(value, precision)
+
+
+def market_amount(field: str, side: str, description: str) -> Callable[[Any, Any], str]:
+    """An admin column showing `obj.<field>` at the precision of `obj.market`'s base or quote
+    asset (`side`); select_related("market__base", "market__quote") where listed."""
+
+    def show(modeladmin: Any, obj: Any) -> str:
+        market = obj.market
+        asset = market.base if side == "base" else market.quote
+        return amount(getattr(obj, field), asset.precision)
+
+    return admin.display(description=description)(show)
 
 
 def plain(value: Decimal | None) -> str:

@@ -26,6 +26,7 @@ from exchange_site.admin_utils import (
     PlainDecimalsForm,
     ReadOnlyAdmin,
     amount,
+    market_amount,
     plain,
     user_input_filter,
 )
@@ -322,34 +323,16 @@ class OrderAdmin(ReadOnlyAdmin):
               "is_working", "accepted_seq", "priority_seq", "cancel_requested_at", "created_at",
               "working_at", "done_at", "hold_shown")  # fmt: skip
     readonly_fields = fields
+    price_shown = market_amount("price", "quote", "price")
+    stop_shown = market_amount("stop_price", "quote", "stop price")
+    quantity_shown = market_amount("quantity", "base", "quantity")
+    quote_order_qty_shown = market_amount("quote_order_qty", "quote", "quote order qty")
+    executed_shown = market_amount("executed_qty", "base", "executed")
+    cumulative_quote_shown = market_amount("cumulative_quote_qty", "quote", "cumulative quote")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Order]:
         # (A queryset with select_related here makes the changelist skip list_select_related.)
         return super().get_queryset(request).select_related(*self.list_select_related)
-
-    @admin.display(description="price")
-    def price_shown(self, o: Order) -> str:
-        return amount(o.price, o.market.quote.precision)
-
-    @admin.display(description="stop price")
-    def stop_shown(self, o: Order) -> str:
-        return amount(o.stop_price, o.market.quote.precision)
-
-    @admin.display(description="quantity")
-    def quantity_shown(self, o: Order) -> str:
-        return amount(o.quantity, o.market.base.precision)
-
-    @admin.display(description="quote order qty")
-    def quote_order_qty_shown(self, o: Order) -> str:
-        return amount(o.quote_order_qty, o.market.quote.precision)
-
-    @admin.display(description="executed")
-    def executed_shown(self, o: Order) -> str:
-        return amount(o.executed_qty, o.market.base.precision)
-
-    @admin.display(description="cumulative quote")
-    def cumulative_quote_shown(self, o: Order) -> str:
-        return amount(o.cumulative_quote_qty, o.market.quote.precision)
 
     @admin.display(description="hold")
     def hold_shown(self, o: Order) -> str:
@@ -394,26 +377,11 @@ class TradeAdmin(ReadOnlyAdmin):
               "price_shown", "qty_shown", "quote_shown", "is_buyer_maker", "buyer_fee_shown",
               "seller_fee_shown", "created_at", "settled_at")  # fmt: skip
     readonly_fields = fields
+    price_shown = market_amount("price", "quote", "price")
+    qty_shown = market_amount("qty", "base", "qty")
+    quote_shown = market_amount("quote_qty", "quote", "quote qty")
+    buyer_fee_shown = market_amount("buyer_fee", "base", "buyer fee (base)")
+    seller_fee_shown = market_amount("seller_fee", "quote", "seller fee (quote)")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Trade]:
         return super().get_queryset(request).select_related(*self.list_select_related)
-
-    @admin.display(description="price")
-    def price_shown(self, t: Trade) -> str:
-        return amount(t.price, t.market.quote.precision)
-
-    @admin.display(description="qty")
-    def qty_shown(self, t: Trade) -> str:
-        return amount(t.qty, t.market.base.precision)
-
-    @admin.display(description="quote qty")
-    def quote_shown(self, t: Trade) -> str:
-        return amount(t.quote_qty, t.market.quote.precision)
-
-    @admin.display(description="buyer fee (base)")
-    def buyer_fee_shown(self, t: Trade) -> str:
-        return amount(t.buyer_fee, t.market.base.precision)
-
-    @admin.display(description="seller fee (quote)")
-    def seller_fee_shown(self, t: Trade) -> str:
-        return amount(t.seller_fee, t.market.quote.precision)
