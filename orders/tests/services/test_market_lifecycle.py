@@ -215,3 +215,34 @@ def test_a_new_market_is_picked_up_by_its_shard_matcher(
     matcher_drain(new)
     assert Trade.objects.filter(market=eth).count() == 1
     assert AuditEntry.objects.filter(action="market.create", target_id=str(eth.pk)).exists()
+
+
+def test_a_halted_empty_market_can_be_renamed_and_trades_on_its_new_stream(
+    market: Market, funded: Callable[..., User], shard_matchers: tuple[Matcher, Matcher]
+) -> None:
+    from clearing.services import balance_credit_external
+    from orders.services import market_create
+    from wallet.models import Asset
+
+    old, _ = shard_matchers
+    eth = market_create(base="ETH", quote="USDT", tick_size=D("0.01"), step_size=D("0.001"))
+    alice, bob = funded(usdt="100000"), User.objects.create(username="eth-holder")
+    balance_credit_external(user_id=bob.pk, asset_id=eth.base_id, amount=D("5"), ref="eth")
+    place(alice, "BUY", "2000", "1", symbol="ETHUSDT")
+    place(bob, "SELL", "2000", "1", symbol="ETHUSDT")
+    matcher_drain(old)
+    market_set_status(market_id=eth.pk, status="HALT", actor=OP, reason="rename")
+    usdc = Asset.objects.create(code="USDC", precision=8)
+    market_engine_fields_change(market_id=eth.pk, changes={"quote": usdc}, actor=OP,
+                                reason="quote moves to USDC")  # fmt: skip
+    eth.refresh_from_db()
+    assert eth.symbol == "ETHUSDC"
+    market_set_status(market_id=eth.pk, status="TRADING", actor=OP, reason="resume")
+    balance_credit_external(user_id=alice.pk, asset_id=usdc.pk, amount=D("5000"), ref="usdc")
+    place(alice, "BUY", "2100", "1", symbol="ETHUSDC")
+    place(bob, "SELL", "2100", "1", symbol="ETHUSDC")
+    matcher_drain(old)
+    assert list(
+        Trade.objects.filter(market=eth).order_by("seq").values_list("price", flat=True)
+    ) == [D("2000"), D("2100")]
+    assert_ledger_invariants()
