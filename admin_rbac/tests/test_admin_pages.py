@@ -41,6 +41,10 @@ LISTS = [
     "/admin/dashboard/",
     "/admin/killswitch/",
     "/admin/",
+    "/admin/accounts/user/add/",
+    "/admin/orders/market/add/",
+    "/admin/wallet/asset/add/",
+    "/admin/auth/group/",
 ]
 
 
