@@ -54,14 +54,15 @@ def test_markets_created_while_the_matcher_runs_are_traded_within_seconds(
 ) -> None:
     matcher = _shard_matcher(0, tmp_path).start()
     try:
-        time.sleep(1.5)  # running, with no market at all
+        # Running (it holds its shard's lease), with no market at all.
+        wait_for(lambda: bool(redis_client.exists("matcher:lease:0")), 60, "the matcher", [matcher])
         call_command("create_market", "SOLUSDT", "--base", "SOL", "--quote", "USDT",
                      "--tick", "0.01", "--step", "0.01", stdout=StringIO())  # fmt: skip
         sol = Market.objects.get(symbol="SOLUSDT")
         started = time.monotonic()
         _cross(sol, "150", "1")
-        wait_for(lambda: _traded(sol), 10, "a trade on the market created by command", [matcher])
-        assert time.monotonic() - started < 10
+        wait_for(lambda: _traded(sol), 15, "a trade on the market created by command", [matcher])
+        assert time.monotonic() - started < 15
 
         root = User.objects.create_superuser("root", password="x-root-pass-1")
         browser = Client()
@@ -80,7 +81,7 @@ def test_markets_created_while_the_matcher_runs_are_traded_within_seconds(
         assert resp.status_code == 302, resp.content.decode()[-3000:]
         xrp = Market.objects.get(symbol="XRPUSDT")
         _cross(xrp, "0.5", "100")
-        wait_for(lambda: _traded(xrp), 10, "a trade on the market created in the admin", [matcher])
+        wait_for(lambda: _traded(xrp), 15, "a trade on the market created in the admin", [matcher])
         assert matcher.alive()
     finally:
         matcher.stop()

@@ -99,6 +99,7 @@ def test_no_order_accepted_after_the_cut_is_ever_matched(
     cut_done = threading.Event()
     stop = threading.Event()
     results: list[tuple[bool, bool]] = []  # (started after the cut returned, accepted)
+    accepted_sides: set[str] = set()
 
     def trader(user: User, side: str) -> None:
         try:
@@ -107,6 +108,7 @@ def test_no_order_accepted_after_the_cut_is_ever_matched(
                 try:
                     place(user, side, "50000")
                     results.append((after, True))
+                    accepted_sides.add(side)
                 except OrderRejected as exc:
                     assert exc.msg == "Market is closed."
                     results.append((after, False))
@@ -142,7 +144,10 @@ def test_no_order_accepted_after_the_cut_is_ever_matched(
     for t in threads:
         t.start()
     assert validated.wait(10)
-    time.sleep(0.3)
+    deadline = time.monotonic() + 20
+    while accepted_sides != {"BUY", "SELL"} and time.monotonic() < deadline:
+        time.sleep(0.05)  # both sides trading before the cut, however loaded the machine
+    time.sleep(0.2)
     market_set_status(market_id=market.pk, status="HALT", actor=OP, reason="cut")
     cut_done.set()
     release.set()
