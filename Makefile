@@ -21,7 +21,7 @@ lint:
 
 bench-engine:
 	@bash scripts/bootstrap.sh test
-	.venv/bin/python -m bench.engine
+	.venv/bin/python -m bench.engine --peer
 
 bench-matcher:
 	@bash scripts/bootstrap.sh test

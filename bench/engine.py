@@ -20,7 +20,7 @@ import time
 
 from bench.harness.stats import pct
 from bench.streams import build_stream
-from matching.engine import CancelOrder, OrderBook
+from matching.engine import ENGINE_IMPL, CancelOrder, OrderBook
 from matching.engine.commands import Command
 
 BATCH = 100  # commands per simulated matcher batch (one take_depth_changes each)
@@ -62,6 +62,10 @@ def main() -> None:
     parser.add_argument("--commands", type=int, default=200_000)
     parser.add_argument("--seed", type=int, default=20240601)
     parser.add_argument("--repeat", type=int, default=3, help="throughput passes (median shown)")
+    parser.add_argument(
+        "--peer", action="store_true",
+        help="also replay the stream on matching-engine 0.1.1 (its own venv) and print the ratio",
+    )  # fmt: skip
     args = parser.parse_args()
 
     cmds = build_stream(args.commands, args.seed)
@@ -80,6 +84,7 @@ def main() -> None:
         return pct(lat, q) / 1000  # ns -> us
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"engine: {ENGINE_IMPL} (matching.engine.ENGINE_IMPL)")
     print(f"stream: {n} commands ({n - n_cancel} limit, {n_cancel} cancel), seed {args.seed}")
     print(f"events per pass: {n_events}; load average at start of report: {load:.2f}")
     passes = ", ".join(f"{n * 1_000_000_000 // r[0]:,}" for r in runs)
@@ -89,6 +94,10 @@ def main() -> None:
         f"latency per command (us): p50 {us(0.50):.2f}  p99 {us(0.99):.2f}  "
         f"p99.9 {us(0.999):.2f}  max {lat[-1] / 1000:.1f}"
     )
+    if args.peer:
+        from bench.engine_peer import peer_compare
+
+        peer_compare(cmds, runs, repeat=max(1, args.repeat))
     print(f"commands/s: {n * 1_000_000_000 // wall}")
 
 

@@ -170,3 +170,19 @@ class ReconcileRun(models.Model):
 
     def __str__(self) -> str:
         return f"reconcile {self.created_at:%Y-%m-%d %H:%M:%S}: {self.problems} problem(s)"
+
+
+class SettlementCursor(models.Model):
+    """Per market: settlement's lock row and how far finished orders' holds are released.
+
+    Settlement locks this row (FOR UPDATE SKIP LOCKED) so one settler works a market at a time
+    and another market's settlement never waits for it. `released_seq`: every finished order
+    whose done_seq is below it has had its hold released (at it: looked at again, as a
+    rejection outside the engine takes the market's current seq).
+    """
+
+    market = models.OneToOneField("orders.Market", on_delete=models.PROTECT, related_name="+")
+    released_seq = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.market_id}@{self.released_seq}"

@@ -3,27 +3,37 @@
 Per market, in sequence order, each exactly once (DESIGN.md, "The order path", step 3): a trade is
 marked settled in the same transaction that moves its money, under the unique ledger key
 `trade:{market}:{seq}`; a finished order's unused hold is released (`order:{id}:release`) once
-none of its trades is left unsettled.
+every trade below its done_seq is settled.
+
+Set-based (docs/bench-matcher.md): per batch one statement writes every ledger transaction, its
+postings and the balance changes (the postings of a key that already existed are not written:
+ON CONFLICT DO NOTHING, so a repeat moves nothing), and one more the holds, the trades' settled_at
+and the release cursor. The ledger rows are the ones `clearing.services.ledger_post` would write.
 """
 
 from __future__ import annotations
 
+import time
+from collections import defaultdict
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from prometheus_client import Gauge, Histogram
 
-from orders.models import OPEN_STATUSES, Trade
+from exchange_site.errors import InsufficientFunds
 
-from .models import Hold, LedgerAccount
-from .services import AccountKey, Leg, funds_release_legs, ledger_accounts_lock, ledger_post
+from .models import LedgerAccount
+from .services import AccountKey, Leg, funds_release_legs
 
 Kind = LedgerAccount.Kind
-# Advisory-lock namespace: one settler per market at a time, so sequence order holds.
-_SETTLE_LOCK = 0x5E7713
+ZERO = Decimal(0)
+
+# Batch size follows the backlog: a full batch doubles the next one, up to MAX_LIMIT.
+BASE_LIMIT = 500
+MAX_LIMIT = 5000
 
 SETTLEMENT_LAG = Histogram(
     "exchange_settlement_lag_seconds",
@@ -35,108 +45,281 @@ UNSETTLED_AGE = Gauge(
 )
 
 
-def _trade_legs(t: Trade, base_id: int, quote_id: int) -> list[Leg]:
+def _trade_legs(
+    buyer: int, seller: int, qty: Decimal, quote: Decimal, bfee: Decimal, sfee: Decimal,
+    base_id: int, quote_id: int,
+) -> list[Leg]:  # fmt: skip
     legs = [
-        Leg(t.buyer_id, quote_id, Kind.LOCKED, -t.quote_qty),
-        Leg(t.seller_id, quote_id, Kind.AVAILABLE, t.quote_qty - t.seller_fee),
-        Leg(None, quote_id, Kind.FEES, t.seller_fee),
-        Leg(t.seller_id, base_id, Kind.LOCKED, -t.qty),
-        Leg(t.buyer_id, base_id, Kind.AVAILABLE, t.qty - t.buyer_fee),
-        Leg(None, base_id, Kind.FEES, t.buyer_fee),
+        Leg(buyer, quote_id, Kind.LOCKED, -quote),
+        Leg(seller, quote_id, Kind.AVAILABLE, quote - sfee),
+        Leg(None, quote_id, Kind.FEES, sfee),
+        Leg(seller, base_id, Kind.LOCKED, -qty),
+        Leg(buyer, base_id, Kind.AVAILABLE, qty - bfee),
+        Leg(None, base_id, Kind.FEES, bfee),
     ]
     return [leg for leg in legs if leg.amount != 0]
 
 
-@transaction.atomic(durable=True)
-def market_settle_batch(*, market_id: int, limit: int = 500) -> tuple[int, int]:
+def _lit(values: list[Any]) -> str:
+    """Array literal, each element double-quoted (keys, kinds, decimals, ints)."""
+    return "{" + ",".join(f'"{v}"' if v is not None else "NULL" for v in values) + "}"
+
+
+def _ints(values: Any) -> str:
+    return "{" + ",".join(map(str, values)) + "}"
+
+
+def _cursor_row(cur: Any, market_id: int, wait: bool) -> tuple[int, int] | None:
+    """Lock the market's settlement row: (released_seq, the matcher's last_seq), or None when
+    another settler holds it (wait=False)."""
+    sql = (
+        "SELECT c.released_seq, COALESCE(e.last_seq, 0) FROM clearing_settlementcursor c"
+        " LEFT JOIN matching_marketenginestate e ON e.market_id = c.market_id"
+        " WHERE c.market_id = %s FOR UPDATE OF c"
+    )
+    if not wait:
+        sql += " SKIP LOCKED"
+    cur.execute(sql, [market_id])
+    row = cur.fetchone()
+    if row is not None:
+        return int(row[0]), int(row[1])
+    cur.execute(
+        "INSERT INTO clearing_settlementcursor (market_id, released_seq) VALUES (%s, 0)"
+        " ON CONFLICT (market_id) DO NOTHING RETURNING market_id",
+        [market_id],
+    )
+    if cur.fetchone() is None:
+        return None  # it exists: another settler holds it
+    cur.execute(sql, [market_id])
+    row = cur.fetchone()
+    return (int(row[0]), int(row[1])) if row else None
+
+
+def _accounts_lock(cur: Any, keys: set[AccountKey]) -> dict[AccountKey, tuple[int, Decimal]]:
+    """Create missing accounts, lock all in the global (user, asset, kind) order: key -> (id,
+    balance)."""
+    wanted = sorted(keys, key=lambda k: (k[0] if k[0] is not None else -1, k[1], k[2]))
+    users = _lit([k[0] for k in wanted])
+    assets = _ints(k[1] for k in wanted)
+    kinds = _lit([k[2] for k in wanted])
+    select = (
+        "SELECT a.id, a.user_id, a.asset_id, a.kind, a.balance"
+        " FROM unnest(%s::bigint[], %s::bigint[], %s::text[]) AS k(u, s, kd)"
+        " JOIN clearing_ledgeraccount a ON a.asset_id = k.s AND a.kind = k.kd"
+        " AND (a.user_id = k.u OR (k.u IS NULL AND a.user_id IS NULL))"
+        " ORDER BY a.user_id NULLS FIRST, a.asset_id, a.kind FOR UPDATE OF a"
+    )
+    cur.execute(select, [users, assets, kinds])
+    rows = cur.fetchall()
+    if len(rows) < len(wanted):
+        cur.execute(
+            "INSERT INTO clearing_ledgeraccount (user_id, asset_id, kind, balance)"
+            " SELECT u, s, kd, 0 FROM unnest(%s::bigint[], %s::bigint[], %s::text[]) AS k(u, s, kd)"
+            " ON CONFLICT ON CONSTRAINT account_unique DO NOTHING",
+            [users, assets, kinds],
+        )
+        cur.execute(select, [users, assets, kinds])
+        rows = cur.fetchall()
+    return {(u, s, kd): (aid, bal) for aid, u, s, kd, bal in rows}
+
+
+_LEDGER_SQL = (
+    "WITH tx AS (INSERT INTO clearing_ledgertransaction (key, kind, memo, created_at)"
+    " SELECT v.k, v.kd, '', %s FROM unnest(%s::text[], %s::text[]) AS v(k, kd)"
+    " ON CONFLICT (key) DO NOTHING RETURNING id, key),"
+    " p AS (INSERT INTO clearing_posting (transaction_id, account_id, asset_id, amount)"
+    " SELECT tx.id, v.acc, v.asset, v.amt"
+    " FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::numeric[]) AS v(k, acc, asset, amt)"
+    " JOIN tx ON tx.key = v.k RETURNING account_id, amount),"
+    " b AS (UPDATE clearing_ledgeraccount a SET balance = a.balance + d.delta"
+    " FROM (SELECT account_id, sum(amount) AS delta FROM p GROUP BY account_id) AS d"
+    " WHERE a.id = d.account_id RETURNING a.id)"
+    " SELECT key, (SELECT count(*) FROM b) FROM tx"
+)
+_MARK_SQL = (
+    "WITH h AS (UPDATE clearing_hold h SET amount = h.amount - v.used,"
+    " released_at = CASE WHEN v.rel THEN %s ELSE h.released_at END"
+    " FROM unnest(%s::bigint[], %s::numeric[], %s::bool[]) AS v(id, used, rel)"
+    " WHERE h.id = v.id RETURNING h.id),"
+    " t AS (UPDATE orders_trade SET settled_at = %s WHERE id = ANY(%s::bigint[]) RETURNING id),"
+    " c AS (UPDATE clearing_settlementcursor SET released_seq = %s WHERE market_id = %s"
+    " RETURNING market_id)"
+    " SELECT (SELECT count(*) FROM h), (SELECT count(*) FROM t), (SELECT count(*) FROM c)"
+)
+
+
+def market_settle_batch(
+    *, market_id: int, limit: int = BASE_LIMIT, wait: bool = True
+) -> tuple[int, int] | None:
     """Settle up to `limit` trades of the market in seq order and release the holds of up to
     `limit` finished orders whose trades are all settled. Returns (trades settled, holds
-    released): both bounded, so one transaction stays short however much work is waiting.
+    released), both bounded so one transaction stays short; None when another settler holds
+    the market and wait is False.
 
-    Takes the market's settlement advisory lock, then locks holds (by id) and every balance
-    involved once, in the global (user, asset) order. Commits; enqueues nothing.
+    One durable transaction: locks the market's settlement row (waits, or skips with
+    wait=False, so a busy market never blocks a worker that could settle another), then every
+    balance involved once, in the global (user, asset, kind) order. Enqueues nothing.
     """
-    with connection.cursor() as cur:
-        cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_SETTLE_LOCK, market_id])
-    trades = list(
-        Trade.objects.filter(market_id=market_id, settled_at__isnull=True)
-        .select_related("market")
-        .order_by("seq")[:limit]
-    )
-    batch_ids = {t.id for t in trades}
-    unsettled_elsewhere = Trade.objects.filter(
-        Q(maker_order_id=OuterRef("order_id")) | Q(taker_order_id=OuterRef("order_id")),
-        settled_at__isnull=True,
-    ).exclude(pk__in=batch_ids)
-    releasable = set(
-        Hold.objects.filter(order__market_id=market_id, released_at__isnull=True)
-        .exclude(order__status__in=OPEN_STATUSES)
-        .exclude(Exists(unsettled_elsewhere))
-        .order_by("id")
-        .values_list("order_id", flat=True)[:limit]
-    )
-    order_ids = releasable | {o for t in trades for o in (t.maker_order_id, t.taker_order_id)}
-    if not order_ids:
-        return 0, 0
-    holds = {
-        h.order_id: h
-        for h in Hold.objects.select_for_update().filter(order_id__in=order_ids).order_by("id")
-    }
-
-    keys: list[AccountKey] = []
-    if trades:
-        base_id, quote_id = trades[0].market.base_id, trades[0].market.quote_id
-        for t in trades:
-            keys.extend(leg.account_key for leg in _trade_legs(t, base_id, quote_id))
-    for oid in releasable:
-        hold = holds[oid]
-        if hold.amount:
-            keys += [
-                (hold.user_id, hold.asset_id, Kind.LOCKED),
-                (hold.user_id, hold.asset_id, Kind.AVAILABLE),
-            ]
-    locked = ledger_accounts_lock(keys=keys)
-
-    now = timezone.now()
-    for t in trades:
-        ledger_post(
-            key=f"trade:{market_id}:{t.seq}",
-            kind="trade",
-            legs=_trade_legs(t, base_id, quote_id),
-            locked=locked,
+    with transaction.atomic(durable=True), connection.cursor() as cur:
+        row = _cursor_row(cur, market_id, wait)
+        if row is None:
+            return None
+        released_seq, last_seq = row
+        cur.execute(
+            "SELECT t.id, t.seq, t.maker_order_id, t.taker_order_id, t.buyer_id, t.seller_id,"
+            " t.qty, t.quote_qty, t.buyer_fee, t.seller_fee, t.is_buyer_maker, t.created_at,"
+            " m.base_id, m.quote_id"
+            " FROM orders_trade t JOIN orders_market m ON m.id = t.market_id"
+            " WHERE t.market_id = %s AND t.settled_at IS NULL ORDER BY t.seq LIMIT %s",
+            [market_id, limit + 1],
         )
-        buy_order = t.maker_order_id if t.is_buyer_maker else t.taker_order_id
-        sell_order = t.taker_order_id if t.is_buyer_maker else t.maker_order_id
-        holds[buy_order].amount -= t.quote_qty
-        holds[sell_order].amount -= t.qty
-        SETTLEMENT_LAG.observe((now - t.created_at).total_seconds())
-    for oid in releasable:
-        hold = holds[oid]
-        if hold.amount:
-            ledger_post(
-                key=f"order:{oid}:release",
-                kind="order_release",
-                legs=funds_release_legs(
-                    user_id=hold.user_id, asset_id=hold.asset_id, amount=hold.amount
-                ),
-                locked=locked,
-            )
-            hold.amount = Decimal(0)
-        hold.released_at = now
-    Hold.objects.bulk_update(holds.values(), ["amount", "released_at"])
-    if trades:
-        Trade.objects.filter(pk__in=batch_ids).update(settled_at=now)
-    return len(trades), len(releasable)
+        trades = cur.fetchall()
+        # Every trade below the watermark is settled by the end of this batch (or before), so
+        # an order that finished below it has nothing left to settle.
+        if len(trades) > limit:
+            watermark = trades[limit][1]
+            trades = trades[:limit]
+        else:
+            watermark = last_seq + 1
+        cur.execute(
+            "SELECT id, done_seq FROM orders_order WHERE market_id = %s AND done_seq >= %s"
+            " AND done_seq < %s ORDER BY done_seq LIMIT %s",
+            [market_id, released_seq, watermark, limit + 1],
+        )
+        finished = cur.fetchall()
+        if len(finished) > limit:
+            finished = finished[:limit]
+            new_released = finished[-1][1]
+        else:
+            new_released = max(released_seq, watermark - 1)
+        if not trades and not finished:
+            if new_released != released_seq:
+                cur.execute(
+                    "UPDATE clearing_settlementcursor SET released_seq = %s WHERE market_id = %s",
+                    [new_released, market_id],
+                )
+            return 0, 0
+
+        order_ids = {oid for oid, _ in finished}
+        for t in trades:
+            order_ids.add(t[2])
+            order_ids.add(t[3])
+        cur.execute(
+            "SELECT order_id, id, user_id, asset_id, amount, released_at IS NOT NULL"
+            " FROM clearing_hold WHERE order_id = ANY(%s::bigint[])",
+            [_ints(sorted(order_ids))],
+        )
+        holds = {r[0]: r for r in cur.fetchall()}
+
+        keys: list[str] = []
+        kinds: list[str] = []
+        legs_of: list[list[Leg]] = []
+        used: dict[int, Decimal] = defaultdict(lambda: ZERO)  # hold id -> amount consumed
+        trade_key: dict[str, tuple[int, int, Decimal, Decimal]] = {}
+        for t in trades:
+            (_, seq, maker, taker, buyer, seller, qty, quote, bfee, sfee, ibm, _, base_id,
+             quote_id) = t  # fmt: skip
+            key = f"trade:{market_id}:{seq}"
+            keys.append(key)
+            kinds.append("trade")
+            legs_of.append(_trade_legs(buyer, seller, qty, quote, bfee, sfee, base_id, quote_id))
+            buy_order, sell_order = (maker, taker) if ibm else (taker, maker)
+            trade_key[key] = (holds[buy_order][1], holds[sell_order][1], quote, qty)
+            used[holds[buy_order][1]] += quote
+            used[holds[sell_order][1]] += qty
+        release: set[int] = set()
+        for oid, _ in finished:
+            hold = holds.get(oid)
+            if hold is None or hold[5]:
+                continue  # no hold (never funded) or released before
+            _, hold_id, user_id, asset_id, amount, _ = hold
+            release.add(hold_id)
+            rest = amount - used[hold_id]
+            if rest:
+                keys.append(f"order:{oid}:release")
+                kinds.append("order_release")
+                legs_of.append(funds_release_legs(user_id=user_id, asset_id=asset_id, amount=rest))
+                used[hold_id] += rest
+
+        account_keys = {leg.account_key for legs in legs_of for leg in legs}
+        accounts = _accounts_lock(cur, account_keys) if account_keys else {}
+        deltas: dict[AccountKey, Decimal] = defaultdict(lambda: ZERO)
+        p_keys: list[str] = []
+        p_accounts: list[int] = []
+        p_assets: list[int] = []
+        p_amounts: list[Decimal] = []
+        for key, legs in zip(keys, legs_of, strict=True):
+            for leg in legs:
+                ak = leg.account_key
+                deltas[ak] += leg.amount
+                p_keys.append(key)
+                p_accounts.append(accounts[ak][0])
+                p_assets.append(leg.asset_id)
+                p_amounts.append(leg.amount)
+        for ak, delta in deltas.items():
+            if ak[2] != Kind.EXTERNAL and accounts[ak][1] + delta < 0:
+                raise InsufficientFunds()
+
+        now = timezone.now()
+        applied: set[str] = set()
+        if keys:
+            cur.execute(
+                _LEDGER_SQL,
+                [now, _lit(keys), _lit(kinds), _lit(p_keys), _ints(p_accounts),
+                 _ints(p_assets), _lit(p_amounts)],
+            )  # fmt: skip
+            applied = {r[0] for r in cur.fetchall()}
+        for key in set(keys) - applied:
+            # Applied before (its key exists): its money moved then, so its holds were used.
+            if key in trade_key:
+                buy_hold, sell_hold, quote, qty = trade_key[key]
+                used[buy_hold] -= quote
+                used[sell_hold] -= qty
+        hold_ids = sorted(used.keys() | release)
+        cur.execute(
+            _MARK_SQL,
+            [now, _ints(hold_ids), _lit([used[h] for h in hold_ids]),
+             "{" + ",".join("t" if h in release else "f" for h in hold_ids) + "}",
+             now, _ints(t[0] for t in trades), new_released, market_id],
+        )  # fmt: skip
+    for t in trades:
+        SETTLEMENT_LAG.observe((now - t[11]).total_seconds())
+    return len(trades), len(release)
 
 
-def market_settle(*, market_id: int, limit: int = 500) -> int:
-    """Settle until nothing is left; returns the trades settled."""
+def market_settle(*, market_id: int, limit: int | None = None) -> int:
+    """Settle until nothing is left, waiting for another settler of the market if there is
+    one; returns the trades settled. `limit` fixes the batch size (default: follows the
+    backlog, see market_settle_run)."""
+    total, _ = market_settle_run(market_id=market_id, limit=limit, wait=True)
+    return total
+
+
+def market_settle_run(
+    *, market_id: int, limit: int | None = None, wait: bool = False, budget_s: float | None = None
+) -> tuple[int, str]:
+    """Settle batches until nothing is left ("done"), another settler holds the market
+    ("busy", only with wait=False) or `budget_s` ran out with work left ("budget").
+    Returns (trades settled, why it stopped).
+
+    Batches are sized by the backlog: a batch that comes back full doubles the next, up to
+    MAX_LIMIT; a settled-up market works in batches of BASE_LIMIT.
+    """
     total = 0
+    size = limit or BASE_LIMIT
+    started = time.monotonic()
     while True:
-        trades, released = market_settle_batch(market_id=market_id, limit=limit)
+        result = market_settle_batch(market_id=market_id, limit=size, wait=wait)
+        if result is None:
+            return total, "busy"
+        trades, released = result
         total += trades
-        if trades < limit and released < limit:
-            return total
+        if trades < size and released < size:
+            return total, "done"
+        if budget_s is not None and time.monotonic() - started > budget_s:
+            return total, "budget"
+        if limit is None:
+            size = min(size * 2, MAX_LIMIT)
 
 
 def unsettled_markets(*, older_than_s: float = 0) -> dict[int, float]:
@@ -144,22 +327,22 @@ def unsettled_markets(*, older_than_s: float = 0) -> dict[int, float]:
     now = timezone.now()
     cutoff = now - timedelta(seconds=older_than_s)
     ages: dict[int, float] = {}
-    rows = (
-        Trade.objects.filter(settled_at__isnull=True, created_at__lte=cutoff)
-        .values_list("market_id", "created_at")
-        .order_by("market_id", "created_at")
-        .distinct("market_id")
-    )
-    for market_id, created_at in rows:
-        ages[market_id] = (now - created_at).total_seconds()
-    holds = (
-        Hold.objects.filter(
-            released_at__isnull=True, order__isnull=False, order__done_at__lte=cutoff
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT DISTINCT ON (market_id) market_id, created_at FROM orders_trade"
+            " WHERE settled_at IS NULL AND created_at <= %s ORDER BY market_id, created_at",
+            [cutoff],
         )
-        .exclude(order__status__in=OPEN_STATUSES)
-        .values_list("order__market_id", flat=True)
-        .distinct()
-    )
-    for market_id in holds:
-        ages.setdefault(market_id, 0.0)
+        for market_id, created_at in cur.fetchall():
+            ages[market_id] = (now - created_at).total_seconds()
+        # Finished orders past the release cursor (the index order_market_done_seq).
+        cur.execute(
+            "SELECT m.id FROM orders_market m"
+            " LEFT JOIN clearing_settlementcursor c ON c.market_id = m.id"
+            " WHERE EXISTS (SELECT 1 FROM orders_order o WHERE o.market_id = m.id"
+            " AND o.done_seq > COALESCE(c.released_seq, 0) AND o.done_at <= %s)",
+            [cutoff],
+        )
+        for (market_id,) in cur.fetchall():
+            ages.setdefault(market_id, 0.0)
     return ages

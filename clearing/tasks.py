@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import redis
 import structlog
 from django.conf import settings
 from django.db import OperationalError
@@ -12,7 +13,7 @@ from exchange_site.redis import get_redis
 from .invariants import ledger_check_invariants
 from .metrics import RECONCILE_PROBLEMS
 from .models import ReconcileRun
-from .settlement import UNSETTLED_AGE, market_settle, unsettled_markets
+from .settlement import UNSETTLED_AGE, market_settle_run, unsettled_markets
 
 log = structlog.get_logger(__name__)
 
@@ -21,9 +22,9 @@ def _queued_key(market_id: int) -> str:
     return f"settle:queued:{market_id}"
 
 
-def settle_market_enqueue(market_id: int) -> None:
+def settle_market_enqueue(market_id: int, client: redis.Redis | None = None) -> None:
     """Enqueue settlement for a market unless a run is already queued (called after commit)."""
-    if get_redis().set(_queued_key(market_id), 1, nx=True, ex=30):
+    if (client or get_redis()).set(_queued_key(market_id), 1, nx=True, ex=30):
         settle_market.delay(market_id)
 
 
@@ -36,15 +37,24 @@ def settle_market_enqueue(market_id: int) -> None:
     max_retries=20,
 )
 def settle_market(self: Any, market_id: int) -> int:
-    """Settle every unsettled trade and releasable hold of the market. Idempotent: a redelivered
-    or repeated run finds the work done (trades carry settled_at, ledger keys are unique)."""
+    """Settle the market's unsettled trades and releasable holds, for at most SETTLE_BUDGET_S,
+    then hand the rest to a fresh task so other markets' tasks take turns. Never waits for
+    another settler of the market: re-enqueued shortly instead. Idempotent: a redelivered or
+    repeated run finds the work done (trades carry settled_at, ledger keys are unique)."""
     # Clear the queued mark before reading, so a trade committed after this point enqueues
     # a fresh run.
-    get_redis().delete(_queued_key(market_id))
+    client = get_redis()
+    client.delete(_queued_key(market_id))
     try:
-        return market_settle(market_id=market_id)
+        total, why = market_settle_run(
+            market_id=market_id, wait=False, budget_s=settings.SETTLE_BUDGET_S
+        )
     except OperationalError as exc:  # deadlock victim, serialization failure, connection loss
         raise self.retry(exc=exc, countdown=min(2**self.request.retries * 0.1, 5)) from exc
+    if why != "done" and client.set(_queued_key(market_id), 1, nx=True, ex=30):
+        # Busy: the other settler may have checked for work just before our trades landed.
+        self.apply_async((market_id,), countdown=0.05 if why == "busy" else 0)
+    return total
 
 
 @shared_task(name="clearing.settle_sweep", ignore_result=True)

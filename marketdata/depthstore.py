@@ -34,8 +34,27 @@ def depth_write(
     last_price_ticks: int = 0,
 ) -> None:
     """Apply changed levels (qty 0 removes a level); with full=True replace the whole book."""
-    kb, ka, ku = _keys(symbol)
     pipe = client.pipeline(transaction=True)
+    depth_queue(
+        pipe, symbol=symbol, update_id=update_id, bids=bids, asks=asks, full=full,
+        last_price_ticks=last_price_ticks,
+    )  # fmt: skip
+    pipe.execute()
+
+
+def depth_queue(
+    pipe: redis.client.Pipeline,
+    *,
+    symbol: str,
+    update_id: int,
+    bids: Mapping[int, int],
+    asks: Mapping[int, int],
+    full: bool = False,
+    last_price_ticks: int = 0,
+) -> None:
+    """depth_write's commands, queued on the caller's transactional pipeline (the matcher's
+    single post-commit round trip)."""
+    kb, ka, ku = _keys(symbol)
     if full:
         pipe.delete(kb, ka)
     for key, levels in ((kb, bids), (ka, asks)):
@@ -48,7 +67,6 @@ def depth_write(
     pipe.set(ku, update_id)
     if last_price_ticks:
         pipe.set(f"depth:{symbol}:last", last_price_ticks)
-    pipe.execute()
 
 
 def last_price_read(client: redis.Redis, *, symbol: str) -> int:

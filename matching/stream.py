@@ -12,6 +12,7 @@ import json
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
+import orjson
 import redis
 
 from matching.engine import (
@@ -50,13 +51,26 @@ class ApplyFees(NamedTuple):
 StreamCommand = Command | ReloadMarket | ApplyFees
 
 GROUP = "matcher"
-# Trimming is done by the matcher up to its committed stream id; this cap only guards memory
-# when no matcher runs for a long time (the sweep re-enqueues anything trimmed unread).
+# The matcher trims each stream up to what it has committed (and is older than its retention);
+# this cap only guards memory when no matcher runs for a long time (the sweep re-enqueues
+# anything trimmed unread).
 MAXLEN = 2_000_000
 
 
 def stream_key(symbol: str) -> str:
     return f"stream:orders:{symbol}"
+
+
+def stream_epoch_key(symbol: str) -> str:
+    """The stream's epoch: a token the matcher sets whenever it creates the consumer group, i.e.
+    once per life of the stream key. A Redis loss (flush, restart without persistence, a deleted
+    stream) gives a new epoch; entry ids of different epochs are never compared."""
+    return f"stream:epoch:{symbol}"
+
+
+def stream_epoch_read(client: redis.Redis, symbol: str) -> str:
+    raw = client.get(stream_epoch_key(symbol))
+    return raw.decode() if isinstance(raw, bytes) else ""
 
 
 def _place_fields(cmd: PlaceOrder) -> list[int]:
@@ -74,18 +88,19 @@ def _place_fields(cmd: PlaceOrder) -> list[int]:
     ]
 
 
+# Dict probes instead of enum calls: decoding runs once per command on the matcher's hot path.
+_SIDE: dict[int, Side] = {m.value: m for m in Side}
+_TYPE: dict[int, OrderType] = {m.value: m for m in OrderType}
+_TIF: dict[int, TimeInForce] = {m.value: m for m in TimeInForce}
+_STP: dict[int, STPMode] = {m.value: m for m in STPMode}
+
+
 def _place_from(f: list[int]) -> PlaceOrder:
+    for i in (0, 1, 5, 6, 7, 8):
+        if type(f[i]) is not int:
+            raise TypeError(f"field {i} is not an integer")
     return PlaceOrder(
-        f[0],
-        f[1],
-        Side(f[2]),
-        OrderType(f[3]),
-        TimeInForce(f[4]),
-        f[5],
-        f[6],
-        f[7],
-        f[8],
-        STPMode(f[9]),
+        f[0], f[1], _SIDE[f[2]], _TYPE[f[3]], _TIF[f[4]], f[5], f[6], f[7], f[8], _STP[f[9]]
     )
 
 
@@ -114,7 +129,7 @@ def command_encode(cmd: StreamCommand, rid: str | None = None) -> str:
 
 def command_decode(raw: bytes | str) -> tuple[Command, str | None]:
     """Decode one entry; raises ValueError (or KeyError/IndexError/TypeError) when malformed."""
-    data = json.loads(raw)
+    data = orjson.loads(raw)
     rid, op, rest = data[0], data[1], data[2:]
     cmd: Command
     if op == "P":
@@ -136,7 +151,7 @@ def command_decode(raw: bytes | str) -> tuple[Command, str | None]:
 
 def entry_decode(raw: bytes | str) -> tuple[StreamCommand, str | None]:
     """Decode one entry, the matcher's own commands included (command_decode: engine only)."""
-    data = json.loads(raw)
+    data = orjson.loads(raw)
     if data[1] == "L":
         return ReloadMarket(), data[0]
     if data[1] == "F":
@@ -145,13 +160,28 @@ def entry_decode(raw: bytes | str) -> tuple[StreamCommand, str | None]:
 
 
 def commands_enqueue(
-    client: redis.Redis, symbol: str, items: Sequence[tuple[StreamCommand, str | None]]
+    client: redis.Redis,
+    symbol: str,
+    items: Sequence[tuple[StreamCommand, str | None]],
+    requests: list[str | None] | None = None,
 ) -> None:
-    """XADD commands in order, in one round trip. Call only after the DB commit (on_commit)."""
+    """XADD commands in order, in one round trip. Call only after the DB commit (on_commit).
+
+    `requests[i]`, when given, is the key of item i's persisted matching.EngineRequest (stream
+    field `q`): the matcher applies such a command once and marks it applied."""
     if not items:
         return
     pipe = client.pipeline(transaction=False)
     key = stream_key(symbol)
-    for cmd, rid in items:
-        pipe.xadd(key, {"c": command_encode(cmd, rid)}, maxlen=MAXLEN, approximate=True)
+    for i, (cmd, rid) in enumerate(items):
+        fields: dict[str, str] = {"c": command_encode(cmd, rid)}
+        if requests and requests[i]:
+            fields["q"] = requests[i] or ""
+        pipe.xadd(key, fields, maxlen=MAXLEN, approximate=True)  # type: ignore[arg-type]
     pipe.execute()
+
+
+def command_resend(client: redis.Redis, symbol: str, body: str, request: str) -> None:
+    """XADD an already encoded persisted command again (the stream sweep)."""
+    fields: dict[str, str] = {"c": body, "q": request}
+    client.xadd(stream_key(symbol), fields, maxlen=MAXLEN, approximate=True)  # type: ignore[arg-type]

@@ -33,6 +33,7 @@ from exchange_site.errors import InvalidInput
 from exchange_site.redis import get_redis
 from matching.engine import CancelAll, DoneReason, MarketState, SetMarketState
 from matching.models import MarketEngineState
+from matching.requests import engine_request_record
 from matching.stream import ApplyFees, ReloadMarket, StreamCommand, commands_enqueue, stream_key
 
 from . import units
@@ -50,8 +51,21 @@ _STATE_FIELDS = ("status", "operator_status", "breaker_until")
 _ORDERS = Actor.system("orders")
 
 
-def _enqueue(symbol: str, items: Sequence[tuple[StreamCommand, str | None]]) -> None:
-    transaction.on_commit(lambda: commands_enqueue(get_redis(), symbol, items))
+def _enqueue(
+    symbol: str, items: Sequence[tuple[StreamCommand, str | None]], market_id: int | None = None
+) -> None:
+    """XADD after commit. With `market_id`, market-state changes and cancel-alls are also
+    persisted (matching.EngineRequest, in this transaction) so that the stream sweep re-sends
+    them after a Redis loss, and the matcher applies each once."""
+    requests: list[str | None] | None = None
+    if market_id is not None:
+        requests = [
+            engine_request_record(market_id=market_id, cmd=cmd)
+            if isinstance(cmd, SetMarketState | CancelAll)
+            else None
+            for cmd, _ in items
+        ]
+    transaction.on_commit(lambda: commands_enqueue(get_redis(), symbol, items, requests))
 
 
 # --------------------------------------------------------------------------- configuration
@@ -172,7 +186,7 @@ def market_set_status(
         target=market, before=old, after={**(new or {}), "operator_status": status,
         **({"orders_cancelled": cancelled} if cancel_all else {})}, reason=reason,
     )  # fmt: skip
-    _enqueue(market.symbol, items)
+    _enqueue(market.symbol, items, market.id)
     return market
 
 
@@ -193,7 +207,7 @@ def exchange_set_status(*, status: str, actor: Actor, reason: str) -> list[Marke
         if _apply_effective(market, status):
             market.save(update_fields=["status"])
             changed.append(market)
-        _enqueue(market.symbol, [(_state_command(market), None)])
+        _enqueue(market.symbol, [(_state_command(market), None)], market.id)
     audit_record(
         actor=actor, action="exchange.set_status", target=state, before={"status": before},
         after={"status": status, "markets_changed": [m.symbol for m in changed]}, reason=reason,
@@ -225,7 +239,7 @@ def market_breaker_trip(*, market_id: int, observed: Mapping[str, Any]) -> bool:
         reason=f"price moved more than {market.breaker_move_pct.normalize():f} % within"
         f" {market.breaker_window_s} s",
     )  # fmt: skip
-    _enqueue(market.symbol, [(_state_command(market), None)])
+    _enqueue(market.symbol, [(_state_command(market), None)], market.id)
     return True
 
 
@@ -245,7 +259,7 @@ def market_breaker_release(*, market_id: int) -> bool:
         actor=Actor.system("circuit_breaker"), action="market.breaker_release", target=market,
         before=old, after=new, reason="cool-down over",
     )  # fmt: skip
-    _enqueue(market.symbol, [(_state_command(market), None)])
+    _enqueue(market.symbol, [(_state_command(market), None)], market.id)
     return True
 
 

@@ -182,10 +182,14 @@ class Order(models.Model):
         EXPIRE_MAKER = "EXPIRE_MAKER"
         EXPIRE_BOTH = "EXPIRE_BOTH"
 
+    # No single-column FK indexes: order_user_market and order_market_status lead with these
+    # columns, and every index costs each matcher update of the row (docs/bench-matcher.md).
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders", db_index=False
     )
-    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="orders")
+    market = models.ForeignKey(
+        Market, on_delete=models.PROTECT, related_name="orders", db_index=False
+    )
     client_order_id = models.CharField(max_length=36)
     side = models.CharField(max_length=4, choices=Side.choices)
     type = models.CharField(max_length=20, choices=Type.choices)
@@ -210,6 +214,9 @@ class Order(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     working_at = models.DateTimeField(null=True, blank=True)
     done_at = models.DateTimeField(null=True, blank=True)
+    # The engine seq of the order's final event (done or rejected): every trade of the order has
+    # a lower seq, so settlement releases its hold once it has settled every trade below it.
+    done_seq = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -231,6 +238,12 @@ class Order(models.Model):
                 condition=models.Q(status__in=OPEN_STATUSES),
                 name="order_user_market_open",
             ),
+            # Settlement's release cursor: finished orders of a market in engine order.
+            models.Index(
+                fields=("market", "done_seq"),
+                condition=models.Q(done_seq__isnull=False),
+                name="order_market_done_seq",
+            ),
         ]
         permissions = [("cancel_user_orders", "Can cancel a user's orders")]
 
@@ -241,7 +254,10 @@ class Order(models.Model):
 class Trade(models.Model):
     """One match between a maker and a taker, written by the matcher, settled by clearing."""
 
-    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="trades")
+    # No single-column index: trade_market_seq_unique and trade_market_id lead with market.
+    market = models.ForeignKey(
+        Market, on_delete=models.PROTECT, related_name="trades", db_index=False
+    )
     seq = models.BigIntegerField()  # the engine's per-market event sequence number
     maker_order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="+")
     taker_order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="+")

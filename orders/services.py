@@ -37,6 +37,7 @@ from matching.engine import (
     TimeInForce,
 )
 from matching.engine.commands import Command
+from matching.requests import engine_request_record
 from matching.stream import StreamCommand, commands_enqueue
 from wallet.services import asset_get_or_create
 
@@ -372,8 +373,12 @@ def _available(user_id: int, asset_id: int) -> Decimal:
 # --------------------------------------------------------------------------- the order path
 
 
-def _enqueue_after_commit(symbol: str, items: Sequence[tuple[StreamCommand, str | None]]) -> None:
-    transaction.on_commit(lambda: commands_enqueue(get_redis(), symbol, items))
+def _enqueue_after_commit(
+    symbol: str,
+    items: Sequence[tuple[StreamCommand, str | None]],
+    requests: list[str | None] | None = None,
+) -> None:
+    transaction.on_commit(lambda: commands_enqueue(get_redis(), symbol, items, requests))
 
 
 def _open_market(symbol: str) -> Market:
@@ -530,7 +535,9 @@ def order_cancel_all(*, user_id: int, symbol: str) -> list[Submitted]:
         order.market = market  # as in _find_open
     _request_cancel(orders)
     rid = request_id_new()
-    _enqueue_after_commit(symbol, [(CancelAll(user_id, DoneReason.CANCELED), rid)])
+    cmd = CancelAll(user_id, DoneReason.CANCELED)
+    key = engine_request_record(market_id=market.id, cmd=cmd, rid=rid)
+    _enqueue_after_commit(symbol, [(cmd, rid)], [key])
     return [Submitted(order, rid) for order in orders]
 
 
@@ -558,7 +565,9 @@ def order_amend_keep_priority(
     if new_qty >= order.quantity:
         raise DomainError("newQty must be less than the order's quantity.", code=-2038)
     rid = request_id_new()
-    _enqueue_after_commit(symbol, [(AmendOrder(order.id, user_id, lots, 0), rid)])
+    amend = AmendOrder(order.id, user_id, lots, 0)
+    key = engine_request_record(market_id=market.id, cmd=amend, rid=rid)
+    _enqueue_after_commit(symbol, [(amend, rid)], [key])
     return Submitted(order, rid)
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import structlog
@@ -9,7 +10,8 @@ from django.utils import timezone
 from exchange_site.celery_typing import shared_task
 from exchange_site.redis import get_redis
 from matching.engine import CancelOrder
-from matching.stream import StreamCommand, commands_enqueue
+from matching.models import EngineRequest
+from matching.stream import StreamCommand, command_resend, commands_enqueue, stream_epoch_read
 
 from .markets import fee_changes_pending, market_breakers_release_due
 from .models import OPEN_STATUSES, Order
@@ -17,32 +19,82 @@ from .services import order_command
 
 log = structlog.get_logger(__name__)
 
+# A marker per re-sent command, per stream epoch: re-sent at once in a new epoch (the stream was
+# lost), then only after a doubling back-off (an XADD lost while Redis was unreachable). A
+# matcher that is merely down or behind still has the originals in its stream.
+_MARKER_TTL_S = 86_400
+
+
+def _marker_key(symbol: str, epoch: str) -> str:
+    return f"sweep:sent:{symbol}:{epoch}"
+
 
 @shared_task(name="orders.stream_sweep", ignore_result=True)
 def stream_sweep() -> int:
     """Re-enqueue what the streams may have lost (Redis flushed or restarted without
-    persistence): PENDING_NEW orders and open orders with a cancel request, older than
-    STREAM_SWEEP_AGE_S. The matcher drops places it has applied and ignores cancels of finished
-    orders, so a repeat is harmless. Returns the number of commands re-enqueued."""
+    persistence): PENDING_NEW orders, open orders with a cancel request and persisted engine
+    requests (amends, market states, cancel-alls) not yet applied, older than
+    STREAM_SWEEP_AGE_S; each once per stream epoch, then with back-off. The matcher applies a
+    place or a request once and ignores cancels of finished orders, so a repeat is harmless.
+    Returns the number of commands re-enqueued."""
     cutoff = timezone.now() - timedelta(seconds=settings.STREAM_SWEEP_AGE_S)
-    by_symbol: dict[str, list[tuple[StreamCommand, str | None]]] = {}
+    limit = settings.STREAM_SWEEP_LIMIT
+    # symbol -> [(marker, command or None, persisted body or None, request key or None)]
+    found: dict[str, list[tuple[str, StreamCommand | None, str | None, str | None]]] = {}
     pending = Order.objects.filter(status=Order.Status.PENDING_NEW, created_at__lte=cutoff)
-    for order in pending.select_related("market").order_by("id")[: settings.STREAM_SWEEP_LIMIT]:
-        by_symbol.setdefault(order.market.symbol, []).append(
-            (order_command(order, order.market), None)
+    for order in pending.select_related("market").order_by("id")[:limit]:
+        found.setdefault(order.market.symbol, []).append(
+            (f"p{order.id}", order_command(order, order.market), None, None)
         )
     cancels = Order.objects.filter(status__in=OPEN_STATUSES, cancel_requested_at__lte=cutoff)
-    for order in cancels.select_related("market").order_by("id")[: settings.STREAM_SWEEP_LIMIT]:
-        by_symbol.setdefault(order.market.symbol, []).append(
-            (CancelOrder(order.id, order.user_id), None)
+    for order in cancels.select_related("market").order_by("id")[:limit]:
+        found.setdefault(order.market.symbol, []).append(
+            (f"c{order.id}", CancelOrder(order.id, order.user_id), None, None)
         )
+    # Applied requests are kept a day (for inspection), then deleted.
+    EngineRequest.objects.filter(applied_at__lt=timezone.now() - timedelta(days=1)).delete()
+    requests = EngineRequest.objects.filter(applied_at__isnull=True, created_at__lte=cutoff)
+    for req in requests.select_related("market").order_by("id")[:limit]:
+        found.setdefault(req.market.symbol, []).append((f"q{req.rid}", None, req.body, req.rid))
+    # Fee changes not yet applied (orders.markets): marked by their change id.
     for symbol, fees in fee_changes_pending(older_than_s=settings.STREAM_SWEEP_AGE_S):
-        by_symbol.setdefault(symbol, []).append((fees, None))
+        found.setdefault(symbol, []).append((f"f{fees.change_id}", fees, None, None))
     client = get_redis()
-    for symbol, items in by_symbol.items():
-        commands_enqueue(client, symbol, items)
-        log.warning("stream_sweep.reenqueued", symbol=symbol, commands=len(items))
-    return sum(len(items) for items in by_symbol.values())
+    now = time.time()
+    base, cap = settings.STREAM_SWEEP_BACKOFF_S, settings.STREAM_SWEEP_BACKOFF_MAX_S
+    total = 0
+    for symbol, items in found.items():
+        key = _marker_key(symbol, stream_epoch_read(client, symbol))
+        marks = client.hmget(key, [m for m, *_ in items])
+        due: list[tuple[StreamCommand, str | None]] = []
+        resend: list[tuple[str, str]] = []
+        update: dict[str, str] = {}
+        for (marker, cmd, body, request), mark in zip(items, marks, strict=True):
+            sent = 0
+            if mark is not None:
+                text = mark.decode() if isinstance(mark, bytes) else str(mark)
+                sent_s, _, next_s = text.partition(":")
+                if float(next_s) > now:
+                    continue
+                sent = int(sent_s)
+            update[marker] = f"{sent + 1}:{now + min(base * 2**sent, cap)}"
+            if cmd is not None:
+                due.append((cmd, None))
+            else:
+                assert body is not None and request is not None
+                resend.append((body, request))
+        if not update:
+            continue
+        commands_enqueue(client, symbol, due)
+        for body, request in resend:
+            command_resend(client, symbol, body, request)
+        pipe = client.pipeline(transaction=False)
+        pipe.hset(key, mapping=update)  # type: ignore[arg-type]
+        pipe.expire(key, _MARKER_TTL_S)
+        pipe.execute()
+        log.warning("stream_sweep.reenqueued", symbol=symbol, commands=len(update))
+        total += len(update)
+    return total
 
 
 @shared_task(name="orders.breaker_release", ignore_result=True)

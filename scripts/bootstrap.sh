@@ -25,6 +25,9 @@ if [ ! -f "$stamp" ]; then
   rm -f .venv/.requirements-* && touch "$stamp"
 fi
 
+# --- The compiled engine (mypyc), when a C compiler is there; never fails the setup ------------
+.venv/bin/python scripts/build_engine.py || true
+
 # --- Generated local secrets (.env is git-ignored; real deployments set these variables) -----
 touch .env
 gen() { .venv/bin/python -c "import base64, secrets; print(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())"; }

@@ -9,9 +9,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from matching.worker import Matcher, _Batch, _MarketCtx
+from matching.worker import Entries, Matcher, _Batch
 
-Entries = list[tuple[_MarketCtx, list[tuple[str, dict[bytes, bytes]]]]]
 clock = time.perf_counter
 
 

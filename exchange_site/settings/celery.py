@@ -28,5 +28,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 # Work older than this is re-driven by the sweeps (seconds).
 SETTLE_SWEEP_AGE_S = env("SETTLE_SWEEP_AGE_S", 2.0, cast=float)
 SETTLEMENT_LAG_ALERT_S = env("SETTLEMENT_LAG_ALERT_S", 5.0, cast=float)
+# One settle_market task works a market at most this long, then re-enqueues the rest, so a
+# backlog in one market never keeps the worker from the others (seconds).
+SETTLE_BUDGET_S = env("SETTLE_BUDGET_S", 2.0, cast=float)
 STREAM_SWEEP_AGE_S = env("STREAM_SWEEP_AGE_S", 10.0, cast=float)
 STREAM_SWEEP_LIMIT = env("STREAM_SWEEP_LIMIT", 5000, cast=int)
+# A command re-sent by the sweep is re-sent again (same stream epoch) only after this back-off,
+# doubling up to the cap (seconds); a new epoch (Redis lost the stream) re-sends at once.
+STREAM_SWEEP_BACKOFF_S = env("STREAM_SWEEP_BACKOFF_S", 30.0, cast=float)
+STREAM_SWEEP_BACKOFF_MAX_S = env("STREAM_SWEEP_BACKOFF_MAX_S", 600.0, cast=float)

@@ -24,7 +24,7 @@ seqs, so appending to a level keeps its list sorted by priority.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, Final
+from typing import Any, Final, cast
 
 # No stubs upstream; "unused-ignore" keeps this quiet when run with --ignore-missing-imports.
 from sortedcontainers import SortedList  # type: ignore[import-untyped, unused-ignore]
@@ -63,6 +63,10 @@ from matching.engine.types import (
     STPMode,
     TimeInForce,
 )
+
+# A place's fields as they came in: validated below (``type(price) is int`` ...), so compiled
+# code must not check them on unpacking (mypyc would raise TypeError for a float price).
+_RawPlace = tuple[Any, Any, Any, Any, Any, Any, Any, Any, Any, Any]
 
 # ``tuple.__new__(EventClass, (...))`` skips the generated Python-level ``__new__`` of a
 # NamedTuple: about 3x cheaper per event. Typed as returning Any: the caller names the class.
@@ -170,7 +174,17 @@ class _Order:
         )
 
 
+def _native_alloc(cls: type[_Order]) -> _Order:
+    return cls()
+
+
 _alloc: Callable[[type[_Order]], _Order] = object.__new__
+try:
+    _alloc(_Order)
+except TypeError:
+    # Compiled by mypyc (matching/engine/build.py): a native class allocates through its own
+    # constructor, the cheap path there.
+    _alloc = _native_alloc
 
 
 def _make_order(
@@ -408,7 +422,7 @@ class OrderBook:
         return handler(cmd)
 
     def _on_place(self, cmd: PlaceOrder) -> list[Event]:
-        oid, owner, side, type_, tif, price, qty, quote, stop, stp = cmd
+        oid, owner, side, type_, tif, price, qty, quote, stop, stp = cast("_RawPlace", cmd)
         # Fast path for the bulk of the flow: a well-formed LIMIT GTC (enum members, int
         # fields) that rests without crossing in a trading market. Everything else, and
         # anything in doubt, takes the general path, which treats these orders identically
@@ -478,7 +492,7 @@ class OrderBook:
         events.append(_new(OrderRejected, (self._seq, oid, owner, reason)))
 
     def _place(self, cmd: PlaceOrder, events: list[Event]) -> None:
-        oid, owner, side, type_, tif, price, qty, quote, stop, stp = cmd
+        oid, owner, side, type_, tif, price, qty, quote, stop, stp = cast("_RawPlace", cmd)
         if self._state is not TRADING:
             self._reject(events, oid, owner, RejectReason.MARKET_CLOSED)
             return

@@ -29,3 +29,18 @@ def test_import_check_can_fail() -> None:
     """The same probe fails when django is imported, so the test above is not vacuous."""
     done = _import_in_fresh_interpreter("matching.engine, django")
     assert done.returncode != 0
+
+
+def test_the_compiled_engine_is_built_where_a_compiler_is() -> None:
+    """`make test` (scripts/bootstrap.sh) compiles book.py with mypyc when it can; the engine
+    tests then run against both implementations."""
+    import shutil
+    import sysconfig
+
+    from matching.engine import ENGINE_IMPL, IMPLEMENTATIONS
+
+    headers = Path(sysconfig.get_paths()["include"], "Python.h").exists()
+    if (shutil.which("cc") or shutil.which("gcc")) and headers:
+        assert "compiled" in IMPLEMENTATIONS, "run scripts/build_engine.py (make test does)"
+        assert ENGINE_IMPL == "compiled"
+    assert "python" in IMPLEMENTATIONS

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from matching.engine import (
+    IMPLEMENTATIONS,
     AmendOrder,
     CancelAll,
     CancelOrder,
@@ -85,9 +86,11 @@ def place_fields(draw: st.DrawFn) -> dict[str, Any]:
 
 
 class EngineVsReference(RuleBasedStateMachine):
+    Book: type[OrderBook] = OrderBook  # one subclass per implementation, below
+
     def __init__(self) -> None:
         super().__init__()
-        self.book = OrderBook()
+        self.book = self.Book()
         self.ref = RefBook()
         self.next_id = 1
         self.ids: list[int] = []
@@ -178,7 +181,7 @@ class EngineVsReference(RuleBasedStateMachine):
             orders=data.draw(st.permutations(snap.orders)),
             stops=data.draw(st.permutations(snap.stops)),
         )
-        restored = OrderBook.restore(shuffled)
+        restored = self.Book.restore(shuffled)
         assert restored.export() == snap
         assert restored.depth() == self.book.depth()
         self.book = restored
@@ -200,15 +203,19 @@ class EngineVsReference(RuleBasedStateMachine):
         self.checker.book(self.book)
 
     def teardown(self) -> None:
-        replay = OrderBook()
+        replay = self.Book()
         events = [ev for cmd in self.history for ev in norm(replay.apply(cmd))]
         assert events == self.all_events, "same commands must give the same events"
 
 
-EngineVsReference.TestCase.settings = settings(
+_SETTINGS = settings(
     max_examples=150,
     stateful_step_count=80,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
-TestEngineVsReference = EngineVsReference.TestCase
+# The same machine against each implementation (pure Python, and compiled when built).
+for _name, _cls in IMPLEMENTATIONS.items():
+    _machine: Any = type(f"EngineVsReference_{_name}", (EngineVsReference,), {"Book": _cls})
+    _machine.TestCase.settings = _SETTINGS
+    globals()[f"TestEngineVsReference_{_name}"] = _machine.TestCase

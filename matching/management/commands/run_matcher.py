@@ -22,6 +22,11 @@ class Command(BaseCommand):
             help="standby takeover time after a crash (default MATCHER_LEASE_TTL_MS or 5000)",
         )  # fmt: skip
         parser.add_argument(
+            "--stream-retain-s", type=float, default=None,
+            help="keep applied stream entries this long before trimming (default"
+            " MATCHER_STREAM_RETAIN_S or 300)",
+        )  # fmt: skip
+        parser.add_argument(
             "--metrics-port", type=int, default=None,
             help="Prometheus port (default MATCHER_METRICS_PORT or 9100 + shard; 0 disables)",
         )  # fmt: skip
@@ -34,6 +39,9 @@ class Command(BaseCommand):
             shard=o["shard"], symbols=o["markets"] or None, batch_size=o["batch_size"],
             block_ms=o["block_ms"], metrics_port=port or None,
             lease_ttl_ms=o["lease_ttl_ms"] or env("MATCHER_LEASE_TTL_MS", 5000, cast=int),
+            stream_retain_s=o["stream_retain_s"]
+            if o["stream_retain_s"] is not None
+            else env("MATCHER_STREAM_RETAIN_S", 300.0, cast=float),
         )  # fmt: skip
         matcher.setup()
         matcher.run()
