@@ -799,7 +799,11 @@ class Matcher:
                     request_rids.append(request)
                 decoded.append((ctx, entry_id, cmd, rid, request))
                 if type(cmd) is ReloadMarket:
-                    break  # re-read after the commit; its later entries are read again then
+                    # Re-read after the commit: the later entries stay pending (not acked) and
+                    # are read again then.
+                    acks = batch.acks[ctx.key]
+                    del acks[acks.index(entry_id) + 1 :]
+                    break
         # A place applies once: only orders still PENDING_NEW in PostgreSQL (a re-enqueued
         # duplicate of an applied order is dropped here, not rejected by the engine). A
         # persisted request (amend, state, cancel-all) likewise applies once.
