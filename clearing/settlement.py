@@ -284,7 +284,8 @@ def market_settle_batch(
         )  # fmt: skip
     for t in trades:
         SETTLEMENT_LAG.observe((now - t[11]).total_seconds())
-    return len(trades), len(release)
+    # Finished orders looked at (not only released): the loop goes on while a batch is full.
+    return len(trades), len(finished)
 
 
 def market_settle(*, market_id: int, limit: int | None = None) -> int:
