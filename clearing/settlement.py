@@ -187,9 +187,21 @@ def market_settle_batch(
             [market_id, released_seq, watermark, limit + 1],
         )
         finished = cur.fetchall()
+        # The cursor moves to a done_seq only once every order finished below it is looked at:
+        # orders may share a done_seq (rejections outside the engine take the market's current
+        # seq), so a full batch stops below the seq of the first order it leaves out.
         if len(finished) > limit:
-            finished = finished[:limit]
-            new_released = finished[-1][1]
+            boundary = finished[limit][1]
+            below = [f for f in finished if f[1] < boundary]
+            if below:
+                finished, new_released = below, boundary
+            else:  # more than `limit` orders finished at released_seq itself: take them all
+                cur.execute(
+                    "SELECT id, done_seq FROM orders_order WHERE market_id = %s AND done_seq = %s",
+                    [market_id, released_seq],
+                )
+                finished = cur.fetchall()
+                new_released = max(released_seq, min(released_seq + 1, watermark - 1))
         else:
             new_released = max(released_seq, watermark - 1)
         if not trades and not finished:
@@ -284,8 +296,10 @@ def market_settle_batch(
         )  # fmt: skip
     for t in trades:
         SETTLEMENT_LAG.observe((now - t[11]).total_seconds())
-    # Finished orders looked at (not only released): the loop goes on while a batch is full.
-    return len(trades), len(finished)
+    # The loop goes on while a batch is full and moved on: finished orders looked at while the
+    # cursor advanced, else only those released now (all at this seq were taken).
+    looked = len(finished) if new_released != released_seq else len(release)
+    return len(trades), looked
 
 
 def market_settle(*, market_id: int, limit: int | None = None) -> int:
