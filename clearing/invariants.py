@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.db.models import Sum
+from django.db.models import Q, Sum
 
 from .models import Hold, LedgerAccount, Posting
 
@@ -69,6 +69,40 @@ def ledger_check_invariants() -> list[str]:
         locked = locked_balances.get(key, Decimal(0))
         if held != locked:
             problems.append(f"user {key[0]} asset {key[1]}: locked {locked} != holds {held}")
+    problems.extend(withdrawal_hold_problems())
+    return problems
+
+
+def withdrawal_hold_problems() -> list[str]:
+    """Locked funds are the holds of open orders AND pending withdrawals: every pending
+    withdrawal (requested, approved, processing) holds exactly its amount, and every other
+    one's hold is closed (consumed by the send, or released)."""
+    from wallet.models import PENDING_WITHDRAWAL, Withdrawal
+
+    holds = {
+        int(key.removeprefix("withdrawal:")): (amount, released_at)
+        for key, amount, released_at in Hold.objects.filter(
+            key__startswith="withdrawal:"
+        ).values_list("key", "amount", "released_at")
+    }
+    problems: list[str] = []
+    seen: set[int] = set()
+    rows = Withdrawal.objects.filter(
+        Q(pk__in=list(holds)) | Q(status__in=PENDING_WITHDRAWAL)
+    ).values_list("pk", "status", "amount")
+    for wid, status, amount in rows.iterator():
+        seen.add(wid)
+        hold = holds.get(wid)
+        if hold is None:
+            problems.append(f"withdrawal {wid} ({status}) has no hold")
+        elif status in PENDING_WITHDRAWAL:
+            if hold[0] != amount or hold[1] is not None:
+                problems.append(f"withdrawal {wid} ({status}) holds {hold[0]}, not {amount}")
+        elif hold[0] != 0 or hold[1] is None:
+            problems.append(f"withdrawal {wid} is {status} but its hold of {hold[0]} is open")
+    problems.extend(
+        f"hold withdrawal:{wid} belongs to no withdrawal" for wid in sorted(set(holds) - seen)
+    )
     return problems
 
 

@@ -30,3 +30,13 @@ SETTLE_SWEEP_AGE_S = env("SETTLE_SWEEP_AGE_S", 2.0, cast=float)
 SETTLEMENT_LAG_ALERT_S = env("SETTLEMENT_LAG_ALERT_S", 5.0, cast=float)
 STREAM_SWEEP_AGE_S = env("STREAM_SWEEP_AGE_S", 10.0, cast=float)
 STREAM_SWEEP_LIMIT = env("STREAM_SWEEP_LIMIT", 5000, cast=int)
+
+# Wallet (wallet/tasks.py): deposits and confirmations, and re-driving withdrawals whose task
+# was lost.
+CELERY_BEAT_SCHEDULE |= {
+    "wallet-chain-watch": {
+        "task": "wallet.chain_watch",
+        "schedule": env("WALLET_WATCH_EVERY_S", 3.0, cast=float),
+    },
+    "wallet-withdrawals-sweep": {"task": "wallet.withdrawals_sweep", "schedule": 5.0},
+}
