@@ -121,8 +121,6 @@ class DepositAdmin(ReadOnlyAdmin):
         if request.method == "POST" and form.is_valid():
             try:
                 assert request.user.pk is not None
-                if not request.user.has_perm("wallet.resolve_deposit"):
-                    raise DomainError("You lack the permission wallet.resolve_deposit.")
                 deposit_resolve(
                     deposit_id=deposit.pk, actor_id=request.user.pk,
                     reverse=form.cleaned_data["decision"] == "reverse",

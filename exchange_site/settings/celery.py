@@ -38,5 +38,8 @@ CELERY_BEAT_SCHEDULE |= {
         "task": "wallet.chain_watch",
         "schedule": env("WALLET_WATCH_EVERY_S", 3.0, cast=float),
     },
-    "wallet-withdrawals-sweep": {"task": "wallet.withdrawals_sweep", "schedule": 5.0},
+    "wallet-withdrawals-sweep": {
+        "task": "wallet.withdrawals_sweep",
+        "schedule": env("WALLET_SWEEP_EVERY_S", 5.0, cast=float),
+    },
 }

@@ -161,6 +161,10 @@ def deposit_resolve(*, deposit_id: int, actor_id: int, reverse: bool, note: str)
     """An operator settles a deposit flagged after a reorg: `reverse` takes the credit back
     (refused with the insufficient-balance error when the user no longer has it), otherwise
     the credit stands (the exchange bears it). Audited. Locks the row; commits."""
+    from accounts.models import User
+
+    if not User.objects.get(pk=actor_id).has_perm("wallet.resolve_deposit"):
+        raise errors.not_allowed("You lack the permission wallet.resolve_deposit.")
     if not note.strip():
         raise errors.not_allowed("A reason is required.")
     deposit = Deposit.objects.select_for_update().get(pk=deposit_id)
