@@ -25,7 +25,7 @@ from tests.procs import Proc, beat_proc, wait_for, worker_proc
 from wallet.chain.simulated import sim_mine
 from wallet.models import SimTransaction, Withdrawal
 from wallet.services.withdrawals import withdrawal_operator_act, withdrawal_request
-from wallet.tests.conftest import WalletEnv, wallet_env  # noqa: F401 - fixture
+from wallet.tests.conftest import WalletEnv
 
 pytestmark = pytest.mark.django_db(transaction=True)
 S = Withdrawal.Status
