@@ -168,9 +168,14 @@ async def key_mark_used(info: SigningKey) -> None:
 class ApiKeyAuthenticator(KeyAuthenticator):
     """Authenticates SIGNED API requests with the keys of the ApiKey table."""
 
-    async def authorize(self, header: str | None, *, ip: str, need_trade: bool) -> KeyInfo:
+    async def authorize(
+        self, header: str | None, *, ip: str, need_trade: bool, need_withdraw: bool = False
+    ) -> KeyInfo:
         return key_authorize(
-            await key_lookup(key_header_check(header)), ip=ip, need_trade=need_trade
+            await key_lookup(key_header_check(header)),
+            ip=ip,
+            need_trade=need_trade,
+            need_withdraw=need_withdraw,
         )
 
     async def mark_used(self, key: SigningKey) -> None:

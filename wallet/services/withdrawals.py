@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 import structlog
+from celery import current_app
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
@@ -286,9 +287,10 @@ def _locked(withdrawal_id: int) -> Withdrawal:
 
 
 def _enqueue_after_commit(withdrawal_id: int) -> None:
-    from wallet.tasks import withdrawal_process
-
-    transaction.on_commit(lambda: withdrawal_process.delay(withdrawal_id))
+    # By name: wallet.tasks imports this module.
+    transaction.on_commit(
+        lambda: current_app.send_task("wallet.withdrawal_process", args=[withdrawal_id])
+    )
 
 
 @transaction.atomic(durable=True)
