@@ -113,7 +113,9 @@ def test_reorg_before_credit_drops_after_credit_flags(wallet_env: WalletEnv) -> 
     assert_ledger_invariants()
 
 
-def _signed_post(client: Client, secret: str, payload: dict[str, object]) -> tuple[int, dict[str, Any]]:
+def _signed_post(
+    client: Client, secret: str, payload: dict[str, object]
+) -> tuple[int, dict[str, Any]]:
     body = json.dumps(payload).encode()
     stamp = str(int(time.time()))
     sig = hmac.new(secret.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
