@@ -26,7 +26,7 @@ from exchange_site.binance import openapi
 from exchange_site.binance.db import db_call
 from exchange_site.binance.endpoint import Call, Security, endpoint
 from exchange_site.binance.openapi import DECIMAL, INT, STRING, TIME_MS, array, component, obj
-from exchange_site.binance.params import END_TIME, START_TIME, Kind, Param, spec
+from exchange_site.binance.params import Kind, Param, spec
 from exchange_site.binance.times import from_ms, to_ms
 from exchange_site.money import fmt
 
@@ -57,6 +57,9 @@ NETWORK = Param(
 )  # fmt: skip
 OFFSET = Param("offset", Kind.INT, default=0, description="Items to skip (newest first).")
 LIMIT = Param("limit", Kind.INT, minimum=1, maximum=1000, default=1000, description="1-1000.")
+MAX_TIME_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, the last representable instant
+START_TIME = Param("startTime", Kind.INT, maximum=MAX_TIME_MS, description="Inclusive, ms.")
+END_TIME = Param("endTime", Kind.INT, maximum=MAX_TIME_MS, description="Inclusive, ms.")
 
 
 def _apply_time(value: datetime | None) -> str:

@@ -215,6 +215,8 @@ class Withdrawal(models.Model):
     txid = models.CharField(max_length=128, blank=True)
     confirmations = models.PositiveIntegerField(default=0)
     attempts = models.PositiveIntegerField(default=0)  # sends that ended in a retryable error
+    # When the task retries after a retryable error (the sweep leaves it alone until then).
+    retry_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     # Needs an operator: retries exhausted, or the sent transaction vanished from the chain.
     stuck = models.BooleanField(default=False)

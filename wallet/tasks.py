@@ -13,7 +13,12 @@ from exchange_site.celery_typing import shared_task
 from .chain import ChainRetryableError
 from .models import Network
 from .services.deposits import deposits_refresh, deposits_scan
-from .services.withdrawals import withdrawal_send, withdrawals_refresh, withdrawals_to_redrive
+from .services.withdrawals import (
+    retry_delay_s,
+    withdrawal_send,
+    withdrawals_refresh,
+    withdrawals_to_redrive,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -34,7 +39,7 @@ def withdrawal_process(self: Any, withdrawal_id: int) -> str:
     try:
         return withdrawal_send(withdrawal_id=withdrawal_id)
     except ChainRetryableError as exc:
-        countdown = min(2 ** min(self.request.retries, 6), 60)
+        countdown = retry_delay_s(self.request.retries + 1)
         log.warning("withdrawal.retry", withdrawal_id=withdrawal_id, error=str(exc))
         raise self.retry(exc=exc, countdown=countdown) from exc
     except OperationalError as exc:

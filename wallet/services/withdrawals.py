@@ -31,7 +31,7 @@ import structlog
 from celery import current_app
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from accounts.models import User
@@ -287,9 +287,9 @@ def _locked(withdrawal_id: int) -> Withdrawal:
 
 
 def _enqueue_after_commit(withdrawal_id: int) -> None:
-    # By name: wallet.tasks imports this module.
+    # Looked up by name: wallet.tasks imports this module.
     transaction.on_commit(
-        lambda: current_app.send_task("wallet.withdrawal_process", args=[withdrawal_id])
+        lambda: current_app.tasks["wallet.withdrawal_process"].delay(withdrawal_id)
     )
 
 
@@ -346,8 +346,8 @@ def withdrawal_operator_act(
             raise errors.not_allowed(
                 f"Only an approved or processing withdrawal can be retried ({w.status})."
             )
-        w.stuck, w.attempts, w.last_error = False, 0, ""
-        w.save(update_fields=["stuck", "attempts", "last_error", "updated_at"])
+        w.stuck, w.attempts, w.last_error, w.retry_at = False, 0, "", None
+        w.save(update_fields=["stuck", "attempts", "last_error", "retry_at", "updated_at"])
         _event(w, actor_id, "retry", w.status, w.status, reason)
         _enqueue_after_commit(w.pk)
     elif w.status in (S.REQUESTED, S.APPROVED):
@@ -511,7 +511,8 @@ def _send_failed(*, withdrawal_id: int, error: str, final: bool) -> bool:
     w.attempts += 1
     w.last_error = error[:1000]
     w.stuck = w.attempts >= settings.WALLET_SEND_MAX_ATTEMPTS
-    w.save(update_fields=["attempts", "last_error", "stuck", "updated_at"])
+    w.retry_at = timezone.now() + timedelta(seconds=retry_delay_s(w.attempts))
+    w.save(update_fields=["attempts", "last_error", "stuck", "retry_at", "updated_at"])
     if w.stuck:
         log.error("withdrawal.stuck", withdrawal_id=w.pk, attempts=w.attempts, error=error)
         _event(w, None, "stuck", w.status, w.status, error)
@@ -555,12 +556,21 @@ def _confirmations_apply(*, withdrawal_id: int, found: bool, confirmations: int)
         w.save(update_fields=["confirmations", "updated_at"])
 
 
+def retry_delay_s(attempts: int) -> int:
+    """Backoff after the `attempts`-th retryable send error: 2, 4, 8 ... 60 s."""
+    return int(min(2 ** min(attempts, 6), 60))
+
+
 def withdrawals_to_redrive(*, older_than_s: float) -> list[int]:
-    """Approved or processing withdrawals untouched for `older_than_s` and not left to an
-    operator: their task was lost or its worker died."""
-    cutoff = timezone.now() - timedelta(seconds=older_than_s)
+    """Approved or processing withdrawals untouched for `older_than_s`, not waiting for a
+    scheduled retry and not left to an operator: their task was lost or its worker died."""
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=older_than_s)
     return list(
         Withdrawal.objects.filter(
-            status__in=(S.APPROVED, S.PROCESSING), stuck=False, updated_at__lt=cutoff
+            Q(retry_at__isnull=True) | Q(retry_at__lt=now - timedelta(seconds=older_than_s)),
+            status__in=(S.APPROVED, S.PROCESSING),
+            stuck=False,
+            updated_at__lt=cutoff,
         ).values_list("pk", flat=True)[:500]
     )

@@ -27,6 +27,7 @@ from wallet.services.withdrawals import (
     withdrawal_request,
     withdrawal_send,
     withdrawals_refresh,
+    withdrawals_to_redrive,
 )
 from wallet.tests.conftest import WalletEnv
 
@@ -221,6 +222,8 @@ def test_retryable_errors_then_stuck_then_operator_retry(
     sim_fail_mode_set(chain="BTC", mode="retryable")
     with pytest.raises(ChainRetryableError):
         withdrawal_send(withdrawal_id=w.pk)
+    # Its retry is scheduled: the sweep leaves it alone until then.
+    assert w.pk not in withdrawals_to_redrive(older_than_s=0)
     assert withdrawal_send(withdrawal_id=w.pk) == "stuck"
     w.refresh_from_db()
     assert (w.status, w.attempts, w.stuck) == (S.PROCESSING, 2, True)
