@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TypeVar
 
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 
 from .models import AddressBookEntry, Asset, Deposit, DepositAddress, Network, Withdrawal
 
@@ -41,20 +42,9 @@ def deposit_list(
     limit: int = 1000,
 ) -> list[Deposit]:
     """The user's deposits, newest first."""
-    rows: QuerySet[Deposit] = Deposit.objects.filter(user_id=user_id).select_related(
-        "network", "asset", "address"
-    )
-    if coin is not None:
-        rows = rows.filter(asset__code=coin)
-    if status is not None:
-        rows = rows.filter(status=status)
-    if txid is not None:
-        rows = rows.filter(txid=txid)
-    if start is not None:
-        rows = rows.filter(seen_at__gte=start)
-    if end is not None:
-        rows = rows.filter(seen_at__lte=end)
-    return list(rows.order_by("-id")[offset : offset + limit])
+    rows = Deposit.objects.filter(user_id=user_id).select_related("network", "asset", "address")
+    rows = _filtered(rows, asset__code=coin, status=status, txid=txid)
+    return _page(rows, "seen_at", start, end, offset, limit)
 
 
 def withdrawal_list(
@@ -70,21 +60,35 @@ def withdrawal_list(
     limit: int = 1000,
 ) -> list[Withdrawal]:
     """The user's withdrawals, newest first."""
-    rows: QuerySet[Withdrawal] = Withdrawal.objects.filter(user_id=user_id).select_related(
-        "network", "asset"
+    rows = Withdrawal.objects.filter(user_id=user_id).select_related("network", "asset")
+    rows = _filtered(
+        rows,
+        asset__code=coin,
+        status__in=statuses,
+        withdraw_order_id=withdraw_order_id,
+        pk__in=ids,
     )
-    if coin is not None:
-        rows = rows.filter(asset__code=coin)
-    if statuses is not None:
-        rows = rows.filter(status__in=statuses)
-    if withdraw_order_id is not None:
-        rows = rows.filter(withdraw_order_id=withdraw_order_id)
-    if ids is not None:
-        rows = rows.filter(pk__in=ids)
-    if start is not None:
-        rows = rows.filter(requested_at__gte=start)
-    if end is not None:
-        rows = rows.filter(requested_at__lte=end)
+    return _page(rows, "requested_at", start, end, offset, limit)
+
+
+M = TypeVar("M", bound=Model)
+
+
+def _filtered(rows: QuerySet[M], **lookups: object) -> QuerySet[M]:
+    """`rows` filtered by every lookup whose value is not None."""
+    return rows.filter(**{name: value for name, value in lookups.items() if value is not None})
+
+
+def _page(
+    rows: QuerySet[M],
+    time_field: str,
+    start: datetime | None,
+    end: datetime | None,
+    offset: int,
+    limit: int,
+) -> list[M]:
+    """Within [start, end] on `time_field`, newest first, `limit` items from `offset`."""
+    rows = _filtered(rows, **{f"{time_field}__gte": start, f"{time_field}__lte": end})
     return list(rows.order_by("-id")[offset : offset + limit])
 
 
