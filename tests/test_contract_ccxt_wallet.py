@@ -13,7 +13,7 @@ import ccxt
 import pytest
 
 from accounts.services import api_key_issue
-from clearing.testing import assert_ledger_invariants
+from clearing.tests.helpers import assert_ledger_invariants
 from tests.live import LiveStack, Trader
 from tests.test_contract_ccxt import client
 from wallet.chain.simulated import sim_address_new, sim_mine, sim_pay

@@ -20,8 +20,9 @@ import psycopg
 import pytest
 from django.db import connection
 
-from clearing.testing import assert_ledger_invariants
-from tests.procs import Proc, beat_proc, wait_for, worker_proc
+from bench.harness.procs import Proc, wait_for
+from clearing.tests.helpers import assert_ledger_invariants
+from tests.procs import beat_proc, worker_proc
 from wallet.chain.simulated import sim_mine
 from wallet.models import SimTransaction, Withdrawal
 from wallet.services.withdrawals import withdrawal_operator_act, withdrawal_request

@@ -18,8 +18,8 @@ from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User
+from accounts.tests.factories import UserFactory
 from clearing.services import balance_credit_external
-from clearing.tests.factories import UserFactory
 from wallet.chain.simulated import sim_address_new
 from wallet.models import Network
 from wallet.services.addressbook import address_book_add

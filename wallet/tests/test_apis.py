@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from clearing.testing import assert_ledger_invariants
+from clearing.tests.helpers import assert_ledger_invariants
 from tests.api_client import (  # noqa: F401 - fixtures
     ApiClient,
     _api_key_cache_isolated,

@@ -15,7 +15,7 @@ from django.test import Client
 
 from clearing.models import LedgerTransaction
 from clearing.selectors import balance_get
-from clearing.testing import assert_ledger_invariants
+from clearing.tests.helpers import assert_ledger_invariants
 from exchange_site.errors import DomainError
 from wallet.chain.simulated import sim_mine, sim_pay, sim_reorg
 from wallet.models import Deposit

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from django.test import Client
 
-from clearing.testing import assert_ledger_invariants
+from clearing.tests.helpers import assert_ledger_invariants
 from wallet.models import Withdrawal
 from wallet.services.withdrawals import withdrawal_request
 from wallet.tests.conftest import WalletEnv, grant

@@ -14,7 +14,7 @@ from accounts.models import User
 from clearing.invariants import ledger_check_invariants
 from clearing.models import Hold, LedgerAccount
 from clearing.selectors import balance_get
-from clearing.testing import assert_ledger_invariants
+from clearing.tests.helpers import assert_ledger_invariants
 from exchange_site.errors import DomainError
 from wallet.chain import ChainRetryableError
 from wallet.chain.simulated import sim_fail_mode_set, sim_mine, sim_reorg
