@@ -61,7 +61,7 @@ class AssetAdmin(AuditedAdmin):
 
 
 @admin.register(Network)
-class NetworkAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class NetworkAdmin(AuditedAdmin):
     list_display = (
         "asset", "code", "name", "backend", "is_default", "deposit_enabled", "withdraw_enabled",
         "withdraw_fee", "withdraw_min", "withdraw_max", "min_confirmations",
@@ -282,7 +282,7 @@ class AddressBookEntryAdmin(ReadOnlyAdmin):
 
 
 @admin.register(WalletProfile)
-class WalletProfileAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class WalletProfileAdmin(AuditedAdmin):
     list_display = ("user", "verified", "tier")
     list_filter = ("verified", "tier")
     search_fields = ("user__username",)
@@ -290,7 +290,7 @@ class WalletProfileAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(WithdrawalLimit)
-class WithdrawalLimitAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class WithdrawalLimitAdmin(AuditedAdmin):
     list_display = ("tier", "asset", "daily", "monthly")
     list_filter = ("tier",)
 

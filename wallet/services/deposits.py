@@ -188,7 +188,9 @@ def deposit_resolve(*, deposit_id: int, actor_id: int, reverse: bool, note: str)
     operator_action_record(
         actor_id=actor_id,
         action="deposit.reverse" if reverse else "deposit.accept",
-        target=f"deposit:{deposit.pk}",
+        target=deposit,
+        before="flagged",
+        after=deposit.resolution,
         note=note,
     )
     return deposit

@@ -361,7 +361,9 @@ def withdrawal_operator_act(
     operator_action_record(
         actor_id=actor_id,
         action=f"withdrawal.{action}",
-        target=f"withdrawal:{w.pk} {before}->{w.status}",
+        target=w,
+        before=before,
+        after=w.status,
         note=reason,
     )
     return w

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from django.test import Client
 
+from admin_rbac.models import AuditEntry
 from clearing.tests.helpers import assert_ledger_invariants
 from wallet.models import Withdrawal
 from wallet.services.withdrawals import withdrawal_request
@@ -46,6 +47,13 @@ def test_queue_approve_and_reject_with_reason(wallet_env: WalletEnv) -> None:
     assert w1.status == Withdrawal.Status.APPROVED
     assert (w2.status, w2.reason) == (Withdrawal.Status.REJECTED, "kyc")
     assert [e.actor_id for e in w2.events.filter(action="reject")] == [finance.pk]
+    audit = AuditEntry.objects.get(action="withdrawal.reject", target_id=str(w2.pk))
+    assert (audit.actor_id, audit.reason, audit.subject_user_id) == (
+        finance.pk,
+        "kyc",
+        env.trader.pk,
+    )
+    assert (audit.before, audit.after) == ({"status": "REQUESTED"}, {"status": "REJECTED"})
 
     viewer = staff_client(grant(env.ops, "view_withdrawal"))  # operate, not approve
     w3 = withdrawal_request(
