@@ -54,6 +54,7 @@ class KeyInfo:
     secret: bytes
     can_read: bool
     can_trade: bool
+    can_withdraw: bool
     active: bool  # key enabled and its user active
     tier: str
     # None: any address; otherwise the allowed networks (an empty tuple allows nothing: the
@@ -102,6 +103,7 @@ def _load(key: str) -> KeyInfo | None:
         secret=api_key_secret(row).encode(),
         can_read=row.can_read,
         can_trade=row.can_trade,
+        can_withdraw=row.can_withdraw,
         active=row.enabled and row.user.is_active,
         tier=row.tier,
         networks=networks,
@@ -128,12 +130,16 @@ def key_header_check(header: str | None) -> str:
     return header
 
 
-def key_authorize(info: KeyInfo | None, *, ip: str, need_trade: bool) -> KeyInfo:
+def key_authorize(
+    info: KeyInfo | None, *, ip: str, need_trade: bool, need_withdraw: bool = False
+) -> KeyInfo:
     """-2015 for an unknown or disabled key, an address outside its allow-list, or a missing
-    permission (USER_DATA needs read, TRADE needs trade)."""
+    permission (USER_DATA needs read, TRADE needs trade, WITHDRAW needs withdraw)."""
     if info is None or not info.active or not info.ip_allowed(ip):
         raise errors.key_rejected()
     if not (info.can_trade if need_trade else info.can_read):
+        raise errors.key_rejected()
+    if need_withdraw and not info.can_withdraw:
         raise errors.key_rejected()
     return info
 
@@ -162,9 +168,14 @@ async def key_mark_used(info: SigningKey) -> None:
 class ApiKeyAuthenticator(KeyAuthenticator):
     """Authenticates SIGNED API requests with the keys of the ApiKey table."""
 
-    async def authorize(self, header: str | None, *, ip: str, need_trade: bool) -> KeyInfo:
+    async def authorize(
+        self, header: str | None, *, ip: str, need_trade: bool, need_withdraw: bool = False
+    ) -> KeyInfo:
         return key_authorize(
-            await key_lookup(key_header_check(header)), ip=ip, need_trade=need_trade
+            await key_lookup(key_header_check(header)),
+            ip=ip,
+            need_trade=need_trade,
+            need_withdraw=need_withdraw,
         )
 
     async def mark_used(self, key: SigningKey) -> None:

@@ -12,6 +12,8 @@ urlpatterns = [
     path("api/", include("orders.api_urls")),
     path("api/", include("accounts.api_urls")),
     path("api/", include("exchange_site.api_urls")),
+    path("sapi/", include("wallet.api_urls")),
+    path("wallet/", include("wallet.urls")),
     path("accounts/", include("accounts.urls")),
     path("", include("django_prometheus.urls")),
     path("", include("accounts.ui_urls")),

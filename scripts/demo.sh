@@ -24,7 +24,7 @@ if [ ! -f "$CREDS" ]; then
     $M create_trader "$name" --password "$pass" --if-missing >/dev/null
     $M shell --no-imports -c "from accounts.models import User; u=User.objects.get(username='$name'); u.set_password('$pass'); u.save()"
   done
-  A_KEY=$($M issue_api_key alice --permissions read,trade --label demo)
+  A_KEY=$($M issue_api_key alice --permissions read,trade,withdraw --label demo)
   B_KEY=$($M issue_api_key bob --permissions read,trade --label demo)
   .venv/bin/python - "$OP_PW" "$A_PW" "$B_PW" "$A_KEY" "$B_KEY" > "$CREDS" <<'PY'
 import json, sys
@@ -67,10 +67,22 @@ for name in alice bob; do
   $M credit "$name" ETH 50 --ref "demo-$name-eth" >/dev/null
 done
 
-PORT="${PORT:-8000}" .venv/bin/python - <<'PY'
+# Wallet: networks on the simulated chain, alice's BTC deposit address, and an outside address
+# in her address book (its 24 h cool-down skipped by the operator command, for the demo).
+$M wallet_network BTC BTC --name "Bitcoin (simulated)" --fee 0.0005 --min 0.001 --confirmations 2 \
+  --auto-approve-below 0.01 --dual-approval-above 1 >/dev/null
+$M wallet_network ETH ETH --name "Ethereum (simulated)" --fee 0.005 --min 0.01 --confirmations 2 >/dev/null
+$M wallet_network USDT ETH --name "Tether on Ethereum (simulated)" --fee 1 --min 10 --confirmations 2 \
+  --dual-approval-above 50000 >/dev/null
+A_DEPOSIT=$($M deposit_address alice BTC | .venv/bin/python -c "import json,sys; print(json.load(sys.stdin)['address'])")
+A_OUTSIDE=simbtc1demo0alice0outside0wallet
+$M address_book_add alice BTC "$A_OUTSIDE" --label "alice's own wallet" --cooldown-hours 0 >/dev/null
+
+A_DEPOSIT="$A_DEPOSIT" A_OUTSIDE="$A_OUTSIDE" PORT="${PORT:-8000}" .venv/bin/python - <<'PY'
 import json, os
 c = json.load(open(".demo-credentials.json"))
 port = os.environ["PORT"]
+deposit, outside = os.environ["A_DEPOSIT"], os.environ["A_OUTSIDE"]
 print(f"""
   Exchange running at      http://127.0.0.1:{port}/
   Back office (admin)      http://127.0.0.1:{port}/admin/   user {c['operator']['username']} / {c['operator']['password']}   (superadmin)
@@ -84,5 +96,13 @@ print(f"""
   bob API key              {c['bob']['api_key']}
   bob API secret           {c['bob']['secret']}
   (all of it is in .demo-credentials.json; Ctrl-C stops every process)
+
+  Deposit, trade, withdraw (the chain is SIMULATED in PostgreSQL; see README "Wallet"):
+    .venv/bin/python manage.py chain_deposit BTC {deposit} 0.5   # pay alice's deposit address
+    .venv/bin/python manage.py chain_mine 2                      # 2 confirmations: credited within seconds
+    trade in the UI or with alice's key, then withdraw with it (ccxt, sapi = BASE + "/sapi/v1"):
+      ex.withdraw("BTC", 0.2, "{outside}")
+    approve it as operator: http://127.0.0.1:{port}/admin/wallet/withdrawal/?queue=review
+    .venv/bin/python manage.py chain_mine 2                      # the worker sent it; now confirmed
 """)
 PY

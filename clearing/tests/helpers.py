@@ -64,7 +64,7 @@ def assert_orders_accounted(*, settled: bool = True) -> None:
             assert order.executed_qty == order.quantity, order
     if settled:
         assert not Trade.objects.filter(settled_at__isnull=True).exists(), "unsettled trades"
-        unreleased = Hold.objects.filter(released_at__isnull=True).exclude(
+        unreleased = Hold.objects.filter(released_at__isnull=True, order__isnull=False).exclude(
             order__status__in=OPEN_STATUSES
         )
         assert not unreleased.exists(), (

@@ -40,7 +40,8 @@ Send = Callable[[Message], Awaitable[None]]
 # Loose on purpose: Django's ASGIHandler types scope/receive/send slightly differently.
 ASGIApp = Callable[..., Awaitable[None]]
 
-API_PREFIX = "/api/v3/"
+# The Binance API families served here: spot (/api/v3/) and wallet (/sapi/).
+API_PREFIXES = ("/api/v3/", "/sapi/")
 
 
 class _Aborted(Exception):
@@ -98,10 +99,11 @@ async def _respond(scope: Scope, receive: Receive) -> HttpResponse:
 
 
 def api_asgi(fallback: ASGIApp) -> ASGIApp:
-    """HTTP requests under /api/v3/ go to the endpoint views directly; the rest to `fallback`."""
+    """HTTP requests under /api/v3/ and /sapi/ go to the endpoint views directly; the rest to
+    `fallback`."""
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(API_PREFIX):
+        if scope["type"] != "http" or not scope["path"].startswith(API_PREFIXES):
             await fallback(scope, receive, send)
             return
         set_script_prefix(get_script_prefix(scope))

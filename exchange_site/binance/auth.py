@@ -33,11 +33,13 @@ class SigningKey(Protocol):
 
 
 class KeyAuthenticator(Protocol):
-    async def authorize(self, header: str | None, *, ip: str, need_trade: bool) -> SigningKey:
+    async def authorize(
+        self, header: str | None, *, ip: str, need_trade: bool, need_withdraw: bool = False
+    ) -> SigningKey:
         """The key named by the X-MBX-APIKEY `header`, allowed from `ip` with the read
-        permission (the trade permission when `need_trade`). -2014 when the header is missing
-        or malformed; -2015 for an unknown or disabled key, another address or a missing
-        permission."""
+        permission (the trade permission when `need_trade`; also the withdraw permission when
+        `need_withdraw`). -2014 when the header is missing or malformed; -2015 for an unknown
+        or disabled key, another address or a missing permission."""
 
     async def mark_used(self, key: SigningKey) -> None:
         """Called once the request is authenticated (key, signature and timing)."""

@@ -55,6 +55,7 @@ class Security(enum.Enum):
     NONE = "NONE"
     USER_DATA = "USER_DATA"  # needs the key's read permission
     TRADE = "TRADE"  # needs the key's trade permission
+    WITHDRAW = "WITHDRAW"  # Binance's USER_DATA plus the key's withdraw permission
 
     @property
     def signed(self) -> bool:
@@ -143,6 +144,7 @@ class Endpoint:
                     request.headers.get("X-MBX-APIKEY"),
                     ip=ip,
                     need_trade=self.security is Security.TRADE,
+                    need_withdraw=self.security is Security.WITHDRAW,
                 )
             except errors.ApiError as exc:
                 key_error = exc

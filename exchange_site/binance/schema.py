@@ -43,6 +43,9 @@ SECURITY_NOTE = {
     Security.NONE: "Security: NONE (public).",
     Security.USER_DATA: "Security: USER_DATA (signed; the key needs the read permission).",
     Security.TRADE: "Security: TRADE (signed; the key needs the trade permission).",
+    Security.WITHDRAW: (
+        "Security: USER_DATA (signed; the key needs the read and withdraw permissions)."
+    ),
 }
 
 

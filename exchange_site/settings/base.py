@@ -34,6 +34,8 @@ INSTALLED_APPS = [
     "channels",
     "accounts",
     "wallet",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "clearing",
     "orders",
     "matching",
@@ -122,3 +124,4 @@ from .channels import *  # noqa: E402, F403
 from .logging import *  # noqa: E402, F403
 from .ratelimits import *  # noqa: E402, F403
 from .rest import *  # noqa: E402, F403
+from .wallet import *  # noqa: E402, F403

@@ -37,3 +37,16 @@ STREAM_SWEEP_LIMIT = env("STREAM_SWEEP_LIMIT", 5000, cast=int)
 # doubling up to the cap (seconds); a new epoch (Redis lost the stream) re-sends at once.
 STREAM_SWEEP_BACKOFF_S = env("STREAM_SWEEP_BACKOFF_S", 30.0, cast=float)
 STREAM_SWEEP_BACKOFF_MAX_S = env("STREAM_SWEEP_BACKOFF_MAX_S", 600.0, cast=float)
+
+# Wallet (wallet/tasks.py): deposits and confirmations, and re-driving withdrawals whose task
+# was lost.
+CELERY_BEAT_SCHEDULE |= {
+    "wallet-chain-watch": {
+        "task": "wallet.chain_watch",
+        "schedule": env("WALLET_WATCH_EVERY_S", 3.0, cast=float),
+    },
+    "wallet-withdrawals-sweep": {
+        "task": "wallet.withdrawals_sweep",
+        "schedule": env("WALLET_SWEEP_EVERY_S", 5.0, cast=float),
+    },
+}

@@ -33,6 +33,12 @@ CONTRACT_OPERATIONS = {
     ("get", "/api/v3/account"),
     ("post", "/api/v3/order/cancelReplace"),
     ("put", "/api/v3/order/amend/keepPriority"),
+    # Contract section 10: the wallet.
+    ("get", "/sapi/v1/capital/config/getall"),
+    ("get", "/sapi/v1/capital/deposit/address"),
+    ("get", "/sapi/v1/capital/deposit/hisrec"),
+    ("post", "/sapi/v1/capital/withdraw/apply"),
+    ("get", "/sapi/v1/capital/withdraw/history"),
 }
 
 

@@ -3,8 +3,7 @@ from __future__ import annotations
 import re
 
 from exchange_site.errors import InvalidInput
-
-from .models import Asset
+from wallet.models import Asset
 
 ASSET_CODE_RE = re.compile(r"^[A-Z0-9]{1,16}$")
 
@@ -16,3 +15,7 @@ def asset_get_or_create(*, code: str, precision: int = 8) -> tuple[Asset, bool]:
     if not 0 <= precision <= 18:
         raise InvalidInput("asset precision must be between 0 and 18")
     return Asset.objects.get_or_create(code=code, defaults={"precision": precision})
+
+
+# The wallet's services live in submodules: networks (configuration, deposit addresses),
+# twofactor (TOTP), addressbook, deposits, withdrawals. Import them from there.
