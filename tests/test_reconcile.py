@@ -168,15 +168,15 @@ def test_holds_of_other_owners_are_checked_by_their_registered_prefix(
     carol = funded(usdt="100")
     with transaction.atomic():
         ledger_post(
-            key="withdrawal:7:hold", kind="withdrawal_hold",
+            key="escrow:7:hold", kind="escrow_hold",
             legs=funds_lock_legs(user_id=carol.id, asset_id=market.quote_id, amount=D("10")),
         )  # fmt: skip
         Hold.objects.create(
-            key="withdrawal:7", user=carol, asset_id=market.quote_id, amount=D("10"),
+            key="escrow:7", user=carol, asset_id=market.quote_id, amount=D("10"),
             original_amount=D("10"),
         )  # fmt: skip
     assert ledger_check_invariants() == []  # no owner registered for the prefix: ledger only
-    monkeypatch.setitem(invariants.HOLD_OWNERS, "withdrawal", lambda ids: {"7"})
+    monkeypatch.setitem(invariants.HOLD_OWNERS, "escrow", lambda ids: {"7"})
     assert ledger_check_invariants() == []
-    monkeypatch.setitem(invariants.HOLD_OWNERS, "withdrawal", lambda ids: set())
-    assert ledger_check_invariants() == ["hold withdrawal:7 holds funds for nothing pending"]
+    monkeypatch.setitem(invariants.HOLD_OWNERS, "escrow", lambda ids: set())
+    assert ledger_check_invariants() == ["hold escrow:7 holds funds for nothing pending"]
