@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import transaction
 
 from admin_rbac.services import Actor, audit_record
-from exchange_site.errors import InvalidInput
+from exchange_site.errors import DomainError, InvalidInput
 
 from .models import ApiKey, User
 
@@ -91,6 +91,30 @@ def api_key_set_enabled(*, api_key: ApiKey, enabled: bool) -> ApiKey:
     api_key.enabled = enabled
     api_key.save(update_fields=["enabled"])
     return api_key
+
+
+def _own_key(user_id: int, key_id: int) -> ApiKey:
+    api_key = ApiKey.objects.select_for_update().filter(pk=key_id, user_id=user_id).first()
+    if api_key is None:
+        raise DomainError("No such API key.", code=-2015, http_status=404)
+    return api_key
+
+
+@transaction.atomic(durable=True)
+def api_key_owner_set_enabled(*, user_id: int, key_id: int, enabled: bool) -> ApiKey:
+    """The owner disables or re-enables one of their keys (effective within
+    API_KEY_CACHE_TTL in every web process). Someone else's key is unknown. Commits."""
+    api_key = _own_key(user_id, key_id)
+    api_key.enabled = enabled
+    api_key.save(update_fields=["enabled"])
+    return api_key
+
+
+@transaction.atomic(durable=True)
+def api_key_owner_delete(*, user_id: int, key_id: int) -> None:
+    """The owner deletes one of their keys for good (refused within API_KEY_CACHE_TTL, as a
+    disabled key). Someone else's key is unknown. Commits."""
+    _own_key(user_id, key_id).delete()
 
 
 # --------------------------------------------------------------------------- operators (support)

@@ -16,5 +16,8 @@ urlpatterns = [
     path("wallet/", include("wallet.urls")),
     path("accounts/", include("accounts.urls")),
     path("", include("django_prometheus.urls")),
+    # The trader UI: pages and its session-authenticated JSON API under /ui/api/.
+    path("", include("orders.ui_urls")),
+    path("", include("wallet.ui_urls")),
     path("", include("accounts.ui_urls")),
 ]

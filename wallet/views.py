@@ -1,4 +1,9 @@
-"""The deposit webhook: an external chain watcher reports deposits instead of (or besides)
+"""The wallet page of the trader UI, and the deposit webhook.
+
+The page (`wallet_page`) is a shell: balances, addresses, history and requests go through
+/ui/api/wallet (wallet/ui_apis.py) from accounts/static/ui/wallet.js.
+
+The deposit webhook: an external chain watcher reports deposits instead of (or besides)
 the polling watcher. Same service, same idempotency: (network, txid, vout).
 
     POST /wallet/webhooks/deposits
@@ -22,7 +27,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, JsonResponse
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -91,3 +98,8 @@ def deposit_webhook(request: HttpRequest) -> JsonResponse:
     except DomainError as exc:
         return _error(exc.code, exc.msg, 400)
     return JsonResponse({"id": deposit.pk, "status": deposit.status})
+
+
+@login_required
+def wallet_page(request: HttpRequest) -> HttpResponse:
+    return render(request, "wallet/wallet.html")

@@ -50,9 +50,10 @@ def test_signup_login_logout(client: Client) -> None:
         },
     )
     assert resp.status_code == 302
-    assert client.get("/").status_code == 200
+    assert "Your balances" in client.get("/").content.decode()
     client.post("/accounts/logout/")
-    assert client.get("/").status_code == 302  # back to login
+    assert "Your balances" not in client.get("/").content.decode()  # markets only
+    assert client.get("/wallet/").status_code == 302  # back to login
     assert (
         client.post("/accounts/login/", {"username": "carol", "password": "wrong"}).status_code
         == 200

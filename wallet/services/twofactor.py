@@ -90,3 +90,13 @@ def _verify(*, user_id: int, code: str, confirmed: bool) -> bool:
         device.confirmed = True
         device.save(update_fields=["confirmed"])
     return True
+
+
+def totp_setup_pending(*, user_id: int) -> TotpSetup | None:
+    """The unconfirmed device's key (set up begun, not finished), to show again; None."""
+    device = TOTPDevice.objects.filter(user_id=user_id, confirmed=False).order_by("-id").first()
+    if device is None:
+        return None
+    from base64 import b32encode
+
+    return TotpSetup(config_url=device.config_url, secret=b32encode(device.bin_key).decode())
