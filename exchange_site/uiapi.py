@@ -28,7 +28,10 @@ class DecimalJSONParser(parsers.JSONParser):
     """JSON with numbers as Decimal (money never passes through float)."""
 
     def parse(
-        self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
+        self,
+        stream: Any,
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
     ) -> Any:
         try:
             return json.loads(stream.read().decode(), parse_float=Decimal)

@@ -76,6 +76,16 @@ if ! redis_up; then
   redis_up || die "Redis did not come up on $REDIS_HOST:$REDIS_PORT; see /tmp/redis-$REDIS_PORT.log"
 fi
 
+# --- A browser for the trader UI's tests (tests/browser/): Debian's chromium, driven by the
+# playwright package (requirements-dev.txt); `playwright install` is not used (no download).
+if [ "$MODE" = test ] && ! command -v chromium >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt_install chromium
+  else
+    die "missing chromium for the browser tests: install it (Debian: sudo apt-get install chromium; elsewhere put a Chromium named 'chromium' on PATH)"
+  fi
+fi
+
 [ "$MODE" = test ] && exit 0
 
 # --- Database and migrations ------------------------------------------------------------------

@@ -56,7 +56,12 @@ def test_signup_logs_in_and_home_shows_balances() -> None:
     c = _client()
     resp = c.post(
         "/accounts/signup/",
-        {"username": "newbie", "email": "", "password1": "a-long-pass-9", "password2": "a-long-pass-9"},
+        {
+            "username": "newbie",
+            "email": "",
+            "password1": "a-long-pass-9",
+            "password2": "a-long-pass-9",
+        },
     )
     assert resp.status_code == 302
     home = c.get("/")
@@ -64,7 +69,9 @@ def test_signup_logs_in_and_home_shows_balances() -> None:
 
 
 def test_signup_errors_are_shown_next_to_their_field() -> None:
-    resp = _client().post("/accounts/signup/", {"username": "x", "password1": "a", "password2": "b"})
+    resp = _client().post(
+        "/accounts/signup/", {"username": "x", "password1": "a", "password2": "b"}
+    )
     assert resp.status_code == 200
     assert 'id="id_password2_errors"' in resp.content.decode()
     assert not User.objects.filter(username="x").exists()
@@ -113,12 +120,19 @@ def test_api_key_refusals_change_nothing() -> None:
 
 def test_api_key_disable_and_delete_only_ones_own() -> None:
     owner, other = UserFactory.create(), UserFactory.create()
-    key_id = _json(_client(owner), "post", "/ui/api/apikeys", {"permissions": ["read"]}).json()["id"]
+    key_id = _json(_client(owner), "post", "/ui/api/apikeys", {"permissions": ["read"]}).json()[
+        "id"
+    ]
     intruder = _client(other)
-    assert _json(intruder, "patch", f"/ui/api/apikeys/{key_id}", {"enabled": False}).status_code == 404
+    assert (
+        _json(intruder, "patch", f"/ui/api/apikeys/{key_id}", {"enabled": False}).status_code == 404
+    )
     assert intruder.delete(f"/ui/api/apikeys/{key_id}").status_code == 404
     c = _client(owner)
-    assert _json(c, "patch", f"/ui/api/apikeys/{key_id}", {"enabled": False}).json()["enabled"] is False
+    assert (
+        _json(c, "patch", f"/ui/api/apikeys/{key_id}", {"enabled": False}).json()["enabled"]
+        is False
+    )
     assert ApiKey.objects.get(pk=key_id).enabled is False
     assert c.delete(f"/ui/api/apikeys/{key_id}").status_code == 204
     assert not ApiKey.objects.filter(pk=key_id).exists()
@@ -131,7 +145,11 @@ def test_password_change_keeps_the_session() -> None:
     c = _client(user)
     resp = c.post(
         "/accounts/password/",
-        {"old_password": "old-pass-123", "new_password1": "new-pass-456", "new_password2": "new-pass-456"},
+        {
+            "old_password": "old-pass-123",
+            "new_password1": "new-pass-456",
+            "new_password2": "new-pass-456",
+        },
     )
     assert "Your password was changed" in resp.content.decode()
     user.refresh_from_db()

@@ -54,8 +54,16 @@ def _post(c: Client, url: str, body: Any) -> Any:
 @pytest.mark.parametrize(
     ("body", "code", "words"),
     [
-        ({"side": "BUY", "type": "LIMIT", "price": "100.001", "quantity": "1"}, -1013, "PRICE_FILTER"),
-        ({"side": "BUY", "type": "LIMIT", "price": "100", "quantity": "500"}, -2010, "insufficient"),
+        (
+            {"side": "BUY", "type": "LIMIT", "price": "100.001", "quantity": "1"},
+            -1013,
+            "PRICE_FILTER",
+        ),
+        (
+            {"side": "BUY", "type": "LIMIT", "price": "100", "quantity": "500"},
+            -2010,
+            "insufficient",
+        ),
         ({"side": "BUY", "type": "LIMIT", "quantity": "1"}, -1102, "price"),
         ({"side": "BUY", "type": "ICEBERG", "price": "1", "quantity": "1"}, -1100, "Order type"),
         ({"side": "BUY", "type": "LIMIT", "price": "1e2", "quantity": "1"}, -1100, "plain decimal"),
@@ -78,14 +86,20 @@ def test_place_list_cancel_all_through_the_matcher(
 ) -> None:
     alice, bob = funded(usdt="10000"), funded(btc="5")
     a = _client(alice)
-    placed = _post(a, URL + "orders", {"side": "BUY", "type": "LIMIT", "price": "100", "quantity": "2"})
+    placed = _post(
+        a, URL + "orders", {"side": "BUY", "type": "LIMIT", "price": "100", "quantity": "2"}
+    )
     assert placed.status_code == 201, placed.content
     assert placed.json()["status"] == "NEW" and placed.json()["price"] == "100.00000000"
-    second = _post(a, URL + "orders", {"side": "BUY", "type": "LIMIT", "price": "99", "quantity": "1"})
+    second = _post(
+        a, URL + "orders", {"side": "BUY", "type": "LIMIT", "price": "99", "quantity": "1"}
+    )
     assert second.status_code == 201
     assert [o["price"] for o in a.get(URL + "orders").json()] == ["100.00000000", "99.00000000"]
 
-    sold = _post(_client(bob), URL + "orders", {"side": "SELL", "type": "MARKET", "quantity": "0.5"})
+    sold = _post(
+        _client(bob), URL + "orders", {"side": "SELL", "type": "MARKET", "quantity": "0.5"}
+    )
     assert sold.status_code == 201 and sold.json()["status"] == "FILLED"
     assert [f["qty"] for f in sold.json()["fills"]] == ["0.50000000"]
 
@@ -111,7 +125,9 @@ def test_place_list_cancel_all_through_the_matcher(
 def test_someone_elses_order_is_unknown(funded: Callable[..., User], running: None) -> None:
     alice, mallory = funded(usdt="1000"), funded(usdt="1000")
     order = _post(
-        _client(alice), URL + "orders", {"side": "BUY", "type": "LIMIT", "price": "10", "quantity": "1"}
+        _client(alice),
+        URL + "orders",
+        {"side": "BUY", "type": "LIMIT", "price": "10", "quantity": "1"},
     ).json()
     resp = _client(mallory).delete(URL + f"orders/{order['orderId']}")
     assert resp.status_code == 400 and resp.json()["code"] == -2011
@@ -121,7 +137,9 @@ def test_someone_elses_order_is_unknown(funded: Callable[..., User], running: No
 
 def test_trading_page_carries_the_market_configuration(funded: Callable[..., User]) -> None:
     page = _client(funded(usdt="1")).get("/trade/BTCUSDT/").content.decode()
-    config = json.loads(page.split('id="market-config" type="application/json">')[1].split("</script>")[0])
+    config = json.loads(
+        page.split('id="market-config" type="application/json">')[1].split("</script>")[0]
+    )
     assert config["symbol"] == "BTCUSDT" and config["priceDecimals"] == 2
     assert Decimal(config["stepSize"]) > 0
     assert Client().get("/trade/BTCUSDT/").status_code == 302  # log in first

@@ -47,10 +47,17 @@ def test_overview_and_deposit_address(wallet_env: WalletEnv) -> None:
 def test_withdrawal_request_holds_then_cancel_releases(wallet_env: WalletEnv) -> None:
     c, uid = _client(wallet_env.trader), wallet_env.trader.pk
     asset_id = wallet_env.network.asset_id
-    resp = _post(c, W + "/withdrawals", {"coin": "BTC", "address": wallet_env.address, "amount": "0.5"})
+    resp = _post(
+        c, W + "/withdrawals", {"coin": "BTC", "address": wallet_env.address, "amount": "0.5"}
+    )
     assert resp.status_code == 201, resp.content
     w = resp.json()
-    assert (w["status"], w["amount"], w["fee"], w["cancellable"]) == ("REQUESTED", "0.50000000", "0.00050000", True)
+    assert (w["status"], w["amount"], w["fee"], w["cancellable"]) == (
+        "REQUESTED",
+        "0.50000000",
+        "0.00050000",
+        True,
+    )
     assert Withdrawal.objects.get(pk=w["id"]).source == Withdrawal.Source.UI
     assert str(balance_get(user_id=uid, asset_id=asset_id).locked.normalize()) == "0.5"
     assert [x["id"] for x in c.get(W).json()["withdrawals"]] == [w["id"]]
@@ -89,7 +96,9 @@ def test_address_book_with_two_factor(
     missing = _post(c, W + "/address-book", {"coin": "BTC", "address": address, "label": "cold"})
     assert missing.status_code == 400 and missing.json()["code"] == -4032
     added = _post(
-        c, W + "/address-book", {"coin": "BTC", "address": address, "label": "cold", "totp": code_for(user, 1)}
+        c,
+        W + "/address-book",
+        {"coin": "BTC", "address": address, "label": "cold", "totp": code_for(user, 1)},
     )
     assert added.status_code == 201, added.content
     assert added.json()["label"] == "cold" and added.json()["usable"] is False  # cool-down

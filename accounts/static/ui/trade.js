@@ -156,7 +156,7 @@
   function renderBalances() {
     const rows = [cfg.base, cfg.quote].map((a) => {
       const b = state.balances[a] || { free: "0", locked: "0", precision: 8 };
-      return el("tr", {}, td(a), td(fmt(b.free, b.precision), "num"), td(b.locked !== "0" && Number(b.locked) ? "+" + fmt(b.locked, b.precision) + " in orders" : "", "num muted"));
+      return el("tr", {}, td(a), td(fmt(b.free, b.precision), "num"), td(fmt(b.locked, b.precision), "num muted"));
     });
     $("mini-balances").replaceChildren(...rows);
     const asset = state.side === "BUY" ? cfg.quote : cfg.base;
@@ -188,7 +188,7 @@
     const p = toUnits(val("f-price"), PD), q = toUnits(val("f-qty"), QD);
     if (p !== null && q !== null && p > 0n && q > 0n) {
       // total = p * q at PD+QD decimals, shown at the quote precision (display rounding only)
-      $("f-total").value = fmt(fromUnits(p * q, PD + QD), Math.min(QTD, PD + QD)).replace(/,/g, "");
+      $("f-total").value = fmt(fromUnits(p * q, PD + QD), PD).replace(/,/g, ""); // display: the quote at the tick's decimals
     }
     estimate();
   }

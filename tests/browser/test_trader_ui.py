@@ -1,0 +1,292 @@
+"""The trader UI in a real browser (Debian's chromium driven by playwright) against the real
+processes (daphne, matcher, Celery worker and beat on the test database): two traders sign up,
+trade with each other and see it happen without reloading; an API key's secret is shown once;
+a withdrawal reaches the operator's review queue. Screenshots of each page go to
+test-artifacts/ (git-ignored). The money invariants are checked at the end.
+
+Playwright's sync API keeps an event loop in this thread, where Django refuses ORM calls: the
+test's own database work runs in a short-lived thread (`orm`).
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import redis
+from django.db import connection
+
+from accounts.models import ApiKey, User
+from accounts.services import api_key_secret
+from bench.harness.procs import Proc, free_port, wait_celery, wait_for, wait_web
+from clearing.services import balance_credit_external
+from clearing.tests.helpers import assert_ledger_invariants, assert_orders_accounted
+from orders.models import Market, Trade
+from orders.services import market_create
+from tests.procs import beat_proc, matcher_proc, web_proc, worker_proc
+from wallet.chain.simulated import sim_address_new
+from wallet.models import Withdrawal
+from wallet.services.networks import network_upsert
+
+pw = pytest.importorskip("playwright.sync_api", reason="pip install -r requirements-dev.txt")
+expect = pw.expect
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+T = TypeVar("T")
+WAIT_MS = 20_000  # live updates: a poll every 1-2 s, settlement within a second
+
+
+def orm(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run database work in a thread of its own (see the module docstring)."""
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = fn(*args, **kwargs)
+        except BaseException as exc:  # re-raised in the caller
+            box["error"] = exc
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]  # type: ignore[no-any-return]
+
+
+@dataclass
+class Stack:
+    base_url: str
+    market: Market
+    operator_password: str
+    procs: list[Proc]
+
+
+@pytest.fixture
+def ui_stack(transactional_db: None, redis_client: redis.Redis, tmp_path: Path) -> Iterator[Stack]:
+    market = market_create(
+        base="BTC", quote="USDT", tick_size=Decimal("0.01"), step_size=Decimal("0.00001"),
+        min_notional=Decimal("5"),
+    )  # fmt: skip
+    network_upsert(
+        coin="BTC", code="BTC", name="Bitcoin (simulated)", withdraw_fee=Decimal("0.0005"),
+        withdraw_min=Decimal("0.001"), withdraw_max=Decimal("5"), min_confirmations=2,
+    )  # fmt: skip
+    User.objects.create_superuser(username="operator", password="op-pass-123456")
+    port = free_port()
+    env = {
+        "SETTLE_SWEEP_AGE_S": "0.5",
+        "API_VERDICT_TIMEOUT": "5",
+        "WALLET_ADDRESS_COOLDOWN_S": "0",
+    }
+    procs = [
+        web_proc(port, tmp_path, **env).start(),
+        matcher_proc(["BTCUSDT"], tmp_path, **env).start(),
+        worker_proc(tmp_path, **env).start(),
+        beat_proc(tmp_path, **env).start(),
+    ]
+    try:
+        wait_web([port], procs)
+        wait_celery(procs[2])
+        yield Stack(f"http://127.0.0.1:{port}", market, "op-pass-123456", procs)
+    finally:
+        for proc in procs:
+            proc.stop()
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    executable = shutil.which("chromium")
+    if executable is None:
+        pytest.fail(
+            "chromium is not installed: run scripts/bootstrap.sh test"
+            " (Debian: apt-get install chromium)"
+        )
+    with pw.sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=executable, args=["--no-sandbox", "--disable-background-networking"]
+        )
+        yield b
+        b.close()
+
+
+def shot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def fund(username: str, asset_id: int, amount: str) -> None:
+    """A deposit for the test: EXTERNAL -> the user's available balance, through the ledger."""
+    user = User.objects.get(username=username)
+    balance_credit_external(
+        user_id=user.pk, asset_id=asset_id, amount=Decimal(amount), ref=f"ui-{username}-{asset_id}"
+    )
+
+
+def signup(page: Any, base: str, username: str, password: str) -> None:
+    page.goto(base + "/accounts/signup/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_label("Password confirmation").fill(password)
+    page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("heading", name="Markets")).to_be_visible()
+
+
+def login(page: Any, base: str, username: str, password: str) -> None:
+    page.goto(base + "/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Markets")).to_be_visible()
+
+
+def test_two_traders_trade_live_then_key_and_withdrawal(ui_stack: Stack, browser: Any) -> None:
+    base, market = ui_stack.base_url, ui_stack.market
+    ann_ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    bob_ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    ann, bob = ann_ctx.new_page(), bob_ctx.new_page()
+    errors: list[str] = []
+    for page in (ann, bob):
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    # Sign up (logged in at once), log out from the header, log in again.
+    signup(ann, base, "ann", "ann-pass-2468")
+    ann.get_by_role("button", name="Log out").click()
+    expect(ann.get_by_role("heading", name="Log in")).to_be_visible()
+    login(ann, base, "ann", "ann-pass-2468")
+    signup(bob, base, "bob", "bob-pass-1357")
+    orm(fund, "ann", market.quote_id, "10000")
+    orm(fund, "bob", market.base_id, "1")
+    shot(ann, "home")
+
+    # Ann sees her balances on the trading page and places a limit buy.
+    ann.goto(base + "/trade/BTCUSDT/")
+    balances = ann.locator("#mini-balances")
+    expect(balances).to_contain_text("10,000.00000000", timeout=WAIT_MS)
+    ann.get_by_label("Price", exact=True).fill("100")
+    ann.get_by_label("Amount").fill("0.5")
+    expect(ann.get_by_label("Total")).to_have_value("50.00")
+    ann.get_by_role("button", name="Buy BTC").click()
+    expect(ann.locator("#order-message")).to_contain_text("Buy 0.50000 BTC at 100.00 USDT: open")
+    open_orders = ann.locator("#open-orders")
+    expect(open_orders).to_contain_text("100.00", timeout=WAIT_MS)
+    expect(ann.locator("#book-bids")).to_contain_text("100.00", timeout=WAIT_MS)
+    expect(balances).to_contain_text("9,950.00000000")  # available; 50 held by the order
+
+    # A refusal is shown in words and changes nothing.
+    ann.get_by_label("Amount").fill("1000")
+    ann.get_by_role("button", name="Buy BTC").click()
+    expect(ann.locator("#order-message")).to_contain_text("Not enough available balance")
+
+    # Bob, in another browser context, sells 0.2 at market: it crosses Ann's bid.
+    bob.goto(base + "/trade/BTCUSDT/")
+    expect(bob.locator("#book-bids")).to_contain_text("100.00", timeout=WAIT_MS)
+    bob.get_by_role("tab", name="Market").click()
+    bob.locator("label.sell-side").click()
+    bob.get_by_label("Amount").fill("0.2")
+    bob.get_by_role("button", name="Sell BTC").click()
+    expect(bob.locator("#order-message")).to_contain_text("filled")
+
+    # Both see the trade and their balances change, without reloading.
+    for page in (ann, bob):
+        expect(page.locator("#trades")).to_contain_text("0.20000", timeout=WAIT_MS)
+    expect(balances).to_contain_text("0.19980000", timeout=WAIT_MS)  # 0.2 BTC less the 0.1 % fee
+    expect(bob.locator("#mini-balances")).to_contain_text("19.98000000", timeout=WAIT_MS)
+    expect(open_orders).to_contain_text("0.20000", timeout=WAIT_MS)  # filled so far
+    ann.get_by_role("tab", name="Trade history").click()
+    expect(ann.locator("#my-trades")).to_contain_text("maker", timeout=WAIT_MS)
+    shot(ann, "trade")
+    shot(bob, "trade-bob")
+
+    # Ann cancels the remainder: her held quote comes back.
+    ann.get_by_role("tab", name="Open orders").click()
+    ann.get_by_role("button", name="Cancel buy 0.50000 at 100.00").click()
+    expect(ann.locator("#list-message")).to_contain_text("Cancelled")
+    expect(open_orders).to_contain_text("No open orders.", timeout=WAIT_MS)
+    expect(balances).to_contain_text("9,980.00000000", timeout=WAIT_MS)
+    expect(ann.locator("#book-bids")).not_to_contain_text("100.00", timeout=WAIT_MS)
+
+    # The trading page on a phone.
+    phone = browser.new_context(
+        viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
+        has_touch=True, storage_state=ann_ctx.storage_state(),
+    )  # fmt: skip
+    mobile = phone.new_page()
+    mobile.goto(base + "/trade/BTCUSDT/")
+    expect(mobile.locator("#mini-balances")).to_contain_text("9,980.00000000", timeout=WAIT_MS)
+    shot(mobile, "trade-phone")
+    assert mobile.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    phone.close()
+
+    # An API key: its secret is shown once.
+    ann.goto(base + "/accounts/api-keys/")
+    ann.get_by_label("Label").fill("bot")
+    ann.get_by_label("Withdraw (request withdrawals to your address book)").check()
+    ann.get_by_role("button", name="Create key").click()
+    secret = ann.locator("#new-secret")
+    expect(secret).not_to_be_empty()
+    key = orm(lambda: ApiKey.objects.get(user__username="ann"))
+    assert secret.inner_text() == orm(api_key_secret, key)
+    assert key.permissions == ["read", "trade", "withdraw"]
+    expect(ann.locator("#keys")).to_contain_text("bot")
+    shot(ann, "api-keys")
+    ann.reload()
+    expect(ann.locator("#keys")).to_contain_text("bot")
+    assert orm(api_key_secret, key) not in ann.content()
+    expect(ann.locator("#secret-box")).to_be_hidden()
+
+    # A withdrawal to an address-book entry; it lands in the operator's review queue.
+    address = orm(sim_address_new, "BTC")
+    ann.goto(base + "/wallet/")
+    expect(ann.locator("#balances")).to_contain_text("0.19980000", timeout=WAIT_MS)
+    ann.locator("#ab-address").fill(address)
+    ann.locator("#ab-label").fill("cold wallet")
+    ann.get_by_role("button", name="Add address").click()
+    expect(ann.locator("#ab-message")).to_contain_text("Address added.")
+    expect(ann.locator("#w-address")).to_contain_text("cold wallet", timeout=WAIT_MS)
+    ann.get_by_label("Amount").fill("0.1")
+    ann.get_by_role("button", name="Request withdrawal").click()
+    expect(ann.locator("#w-message")).to_contain_text("awaiting approval")
+    expect(ann.locator("#withdrawals")).to_contain_text("awaiting approval", timeout=WAIT_MS)
+    expect(ann.locator("#balances")).to_contain_text("0.09980000", timeout=WAIT_MS)  # held
+    shot(ann, "wallet")
+    withdrawal = orm(lambda: Withdrawal.objects.get(user__username="ann"))
+    assert (withdrawal.status, withdrawal.amount, withdrawal.source) == (
+        "REQUESTED",
+        Decimal("0.1"),
+        "ui",
+    )
+
+    op = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+    op.goto(base + "/admin/login/")
+    op.get_by_label("Username").fill("operator")
+    op.get_by_label("Password").fill(ui_stack.operator_password)
+    op.get_by_role("button", name="Log in").click()
+    op.goto(base + "/admin/wallet/withdrawal/?queue=review")
+    queue = op.locator("#result_list tbody tr")
+    expect(queue).to_have_count(1)
+    expect(queue).to_contain_text("ann")
+    expect(queue.locator("th").first).to_have_text(str(withdrawal.pk))
+    shot(op, "admin-withdrawal-queue")
+
+    # Site-styled error pages; logout over GET asks instead of a blank 405.
+    assert ann.goto(base + "/no-such-page/").status == 404
+    expect(ann.get_by_role("heading", name="This page does not exist")).to_be_visible()
+    ann.goto(base + "/accounts/logout/")
+    expect(ann.get_by_role("button", name="Log out").last).to_be_visible()
+    assert errors == []
+
+    def settled() -> bool:
+        return not Trade.objects.filter(settled_at__isnull=True).exists()
+
+    orm(wait_for, settled, 30, "settlement", ui_stack.procs)
+    orm(assert_orders_accounted)
+    orm(assert_ledger_invariants)
