@@ -89,7 +89,8 @@ print(f"""
   Operators by role        """ + "\n                           ".join(
     f"{v['username']} / {v['password']}   ({v['role']})" for v in c.values() if "role" in v) + f"""
   Dashboard, kill switch   http://127.0.0.1:{port}/admin/dashboard/   http://127.0.0.1:{port}/admin/killswitch/
-  Trader UI                http://127.0.0.1:{port}/         alice / {c['alice']['password']}   bob / {c['bob']['password']}
+  Trader UI                http://127.0.0.1:{port}/trade/BTCUSDT/   log in as alice / {c['alice']['password']}   bob / {c['bob']['password']}
+                           (the demo market maker keeps the BTCUSDT and ETHUSDT books live; DEMO_MARKET_MAKER=0 turns it off)
   REST API                 http://127.0.0.1:{port}/api/v3/
   alice API key            {c['alice']['api_key']}
   alice API secret         {c['alice']['secret']}

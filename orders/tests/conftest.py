@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
@@ -51,6 +53,25 @@ def matcher(market: Market) -> Iterator[Matcher]:
     m.setup()
     yield m
     m._release_lease()
+
+
+@contextmanager
+def matcher_running(matcher: Matcher) -> Iterator[None]:
+    """The matcher applying the stream in a thread for the duration of the block."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            matcher.run_once()
+        connection.close()
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(5)
 
 
 @pytest.fixture

@@ -5,13 +5,11 @@ run_matcher) gives the verdicts the commands wait for."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import connection
 from django.test import Client
 
 from accounts.models import User
@@ -20,25 +18,15 @@ from clearing.settlement import market_settle
 from clearing.tests.helpers import assert_ledger_invariants, assert_orders_accounted
 from matching.worker import Matcher
 from orders.models import Market, Order
+from orders.tests.conftest import matcher_running
 
 URL = "/ui/api/markets/BTCUSDT/"
 
 
 @pytest.fixture
 def running(matcher: Matcher, market: Market) -> Iterator[None]:
-    """The matcher applying the stream in a thread while the test makes requests."""
-    stop = threading.Event()
-
-    def loop() -> None:
-        while not stop.is_set():
-            matcher.run_once()
-        connection.close()
-
-    thread = threading.Thread(target=loop, daemon=True)
-    thread.start()
-    yield
-    stop.set()
-    thread.join(5)
+    with matcher_running(matcher):
+        yield
 
 
 def _client(user: User) -> Client:
