@@ -4,6 +4,7 @@ live parts fetch /ui/api/ (accounts/static/ui/)."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import login, update_session_auth_hash
@@ -57,6 +58,12 @@ class LogoutView(auth_views.LogoutView):
         return render(request, "accounts/logout.html")
 
 
+def _places(step: Decimal) -> int:
+    exponent = step.normalize().as_tuple().exponent
+    assert isinstance(exponent, int)
+    return max(0, -exponent)
+
+
 def _market_rows() -> list[dict[str, Any]]:
     markets = market_list()
     now = now_ms()
@@ -64,7 +71,7 @@ def _market_rows() -> list[dict[str, Any]]:
     rows = []
     for m in markets:
         s = stats.get(m.pk)
-        places = max(0, -m.tick_size.normalize().as_tuple().exponent)
+        places = _places(m.tick_size)
         change = ""
         if s is not None and s.open:
             change = f"{(s.last - s.open) / s.open * 100:+.2f}%"
@@ -77,7 +84,9 @@ def _market_rows() -> list[dict[str, Any]]:
                 "last": fmt(s.last, places) if s else "",
                 "change": change,
                 "up": bool(s and s.last >= s.open),
-                "volume": fmt(s.volume, m.base.precision) if s else "",
+                "volume": fmt(s.volume, _places(m.step_size)) if s else "",
+                "price_decimals": places,
+                "qty_decimals": _places(m.step_size),
             }
         )
     return rows

@@ -61,6 +61,11 @@ class UiApiView(APIView):
             return Response(
                 {"code": -2015, "msg": "Log in to continue."}, status=status.HTTP_403_FORBIDDEN
             )
+        if isinstance(exc, exceptions.PermissionDenied) and "CSRF" in str(exc.detail):
+            return Response(
+                {"code": -1002, "msg": "This page has expired: reload it and try again."},
+                status=status.HTTP_403_FORBIDDEN,
+            )
         if isinstance(exc, exceptions.APIException):
             detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
             return Response({"code": -1100, "msg": detail}, status=exc.status_code)

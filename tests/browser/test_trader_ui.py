@@ -152,6 +152,8 @@ def test_two_traders_trade_live_then_key_and_withdrawal(ui_stack: Stack, browser
     base, market = ui_stack.base_url, ui_stack.market
     ann_ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
     bob_ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    # Bob's browser has no WebSocket at all: his pages must stay live by polling.
+    bob_ctx.add_init_script("delete window.WebSocket")
     ann, bob = ann_ctx.new_page(), bob_ctx.new_page()
     errors: list[str] = []
     for page in (ann, bob):
@@ -189,6 +191,10 @@ def test_two_traders_trade_live_then_key_and_withdrawal(ui_stack: Stack, browser
     # Bob, in another browser context, sells 0.2 at market: it crosses Ann's bid.
     bob.goto(base + "/trade/BTCUSDT/")
     expect(bob.locator("#book-bids")).to_contain_text("100.00", timeout=WAIT_MS)
+    assert bob.evaluate("[document.body.dataset.marketFeed, document.body.dataset.userFeed]") == [
+        "polling",
+        "polling",
+    ]
     bob.get_by_role("tab", name="Market").click()
     bob.locator("label.sell-side").click()
     bob.get_by_label("Amount").fill("0.2")

@@ -97,6 +97,44 @@
       const s = Number(asks[0][0]) - Number(bids[0][0]);
       spread.textContent = `Spread ${fmt(String(s.toFixed(PD)), PD)} (${(100 * s / Number(asks[0][0])).toFixed(3)}%)`;
     } else spread.textContent = bids.length ? "No sellers" : "No buyers";
+    drawDepth(book);
+  }
+
+  /* Depth chart: cumulative amounts of the best DEPTH_LEVELS levels per side as two step areas
+   * on one price axis (plain canvas; redrawn at most once per frame with the book). */
+  const DEPTH_LEVELS = 50;
+  function drawDepth(book) {
+    const canvas = $("depth-chart");
+    const w = canvas.clientWidth, h = canvas.clientHeight, ratio = window.devicePixelRatio || 1;
+    if (!w || !h) return;
+    if (canvas.width !== w * ratio) { canvas.width = w * ratio; canvas.height = h * ratio; }
+    const g = canvas.getContext("2d");
+    g.setTransform(ratio, 0, 0, ratio, 0, 0);
+    g.clearRect(0, 0, w, h);
+    const { bids, asks } = book.view(DEPTH_LEVELS);
+    if (!bids.length && !asks.length) {
+      g.fillStyle = "#9da7b3"; g.font = "12px system-ui"; g.textAlign = "center";
+      g.fillText("The book is empty.", w / 2, h / 2); return;
+    }
+    const cum = (levels) => { let c = 0; return levels.map(([p, q]) => [Number(p), (c += Number(q))]); };
+    const b = cum(bids), a = cum(asks);
+    const prices = [...b, ...a].map(([p]) => p);
+    const lo = Math.min(...prices), hi = Math.max(...prices), top = Math.max(b.length ? b[b.length - 1][1] : 0, a.length ? a[a.length - 1][1] : 0);
+    const pad = 16, x = (p) => (hi === lo ? w / 2 : pad + ((p - lo) / (hi - lo)) * (w - 2 * pad)), y = (q) => h - 18 - (q / top) * (h - 28);
+    function area(points, stroke, fill) {
+      if (!points.length) return;
+      g.beginPath(); g.moveTo(x(points[0][0]), y(0));
+      let prev = 0;
+      for (const [p, q] of points) { g.lineTo(x(p), y(prev)); g.lineTo(x(p), y(q)); prev = q; }
+      g.lineTo(x(points[points.length - 1][0]), y(0)); g.closePath();
+      g.fillStyle = fill; g.fill(); g.strokeStyle = stroke; g.lineWidth = 1.5; g.stroke();
+    }
+    area(b, "#3fb950", "rgba(63,185,80,.22)");
+    area(a, "#ff6b61", "rgba(255,107,97,.22)");
+    g.fillStyle = "#9da7b3"; g.font = "11px system-ui";
+    g.textAlign = "left"; g.fillText(fmt(String(lo), PD), 2, h - 4);
+    g.textAlign = "right"; g.fillText(fmt(String(hi), PD), w - 2, h - 4);
+    g.textAlign = "center"; g.fillText(`max ${fmt(String(top), QD)} ${cfg.base}`, w / 2, 11);
   }
 
   /* ---------------------------------------------------------------- recent trades */
@@ -236,7 +274,8 @@
     return body;
   }
   function describe(o) {
-    const filled = Number(o.executedQty) ? `, filled ${fmt(o.executedQty, QD)} ${cfg.base}` : "";
+    const partly = Number(o.executedQty) && o.status !== "FILLED";
+    const filled = partly ? `, ${fmt(o.executedQty, QD)} ${cfg.base} filled so far` : "";
     const status = { NEW: "open", PARTIALLY_FILLED: "partly filled", FILLED: "filled", CANCELED: "cancelled", EXPIRED: "expired", EXPIRED_IN_MATCH: "expired" }[o.status] || o.status.toLowerCase();
     const price = o.type === "MARKET" ? "at market" : `at ${fmt(o.price, PD)} ${cfg.quote}`;
     return `${o.side === "BUY" ? "Buy" : "Sell"} ${fmt(o.origQty, QD)} ${cfg.base} ${price}: ${status}${filled}.`;
