@@ -74,6 +74,13 @@
     return (neg ? "-" : "") + int + (decimals > 0 ? "." + frac : "");
   }
 
+  /* Rounded down: balances never show more than there is. */
+  function fmtDown(value, decimals) {
+    if (value === null || value === undefined || value === "") return "";
+    const s = String(value), i = s.indexOf(".");
+    return fmt(i < 0 || decimals <= 0 ? s.split(".")[0] : s.slice(0, i + 1 + decimals), decimals);
+  }
+
   function decimalsOf(step) {
     const s = String(step).replace(/0+$/, "");
     const i = s.indexOf(".");
@@ -295,5 +302,5 @@
     }
   }
 
-  window.UI = { api, ApiError, fmt, decimalsOf, toUnits, fromUnits, time, dateTime, MarketFeed, UserFeed, Socket };
+  window.UI = { api, ApiError, fmt, fmtDown, decimalsOf, toUnits, fromUnits, time, dateTime, MarketFeed, UserFeed, Socket };
 })();

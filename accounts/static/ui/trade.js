@@ -3,7 +3,7 @@
 (function () {
   "use strict";
   const cfg = JSON.parse(document.getElementById("market-config").textContent);
-  const { api, fmt, toUnits, fromUnits, time, dateTime } = window.UI;
+  const { api, fmt, fmtDown, toUnits, fromUnits, time, dateTime } = window.UI;
   const S = cfg.symbol, PD = cfg.priceDecimals, QD = cfg.qtyDecimals, QTD = cfg.quoteDecimals;
   const $ = (id) => document.getElementById(id);
   const BOOK_ROWS = 12;
@@ -194,12 +194,13 @@
   function renderBalances() {
     const rows = [cfg.base, cfg.quote].map((a) => {
       const b = state.balances[a] || { free: "0", locked: "0", precision: 8 };
-      return el("tr", {}, td(a), td(fmt(b.free, b.precision), "num"), td(fmt(b.locked, b.precision), "num muted"));
+      const places = a === cfg.base ? QD : PD; // the market's display decimals, rounded down
+      return el("tr", {}, td(a), td(fmtDown(b.free, places), "num"), td(fmtDown(b.locked, places), "num muted"));
     });
     $("mini-balances").replaceChildren(...rows);
     const asset = state.side === "BUY" ? cfg.quote : cfg.base;
     const b = state.balances[asset];
-    $("avail").textContent = b ? `${fmt(b.free, b.precision)} ${asset}` : "–";
+    $("avail").textContent = b ? `${fmtDown(b.free, b.precision)} ${asset}` : "–";
   }
 
   /* ---------------------------------------------------------------- order entry */
