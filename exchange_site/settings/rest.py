@@ -1,11 +1,14 @@
-"""The REST API: the Binance-compatible /api/v3/ layer (exchange_site.binance) and DRF leftovers."""
+"""The REST API: the Binance-compatible /api/v3/ layer (exchange_site.binance) and DRF (the UI's
+/ui/api/)."""
 
 from __future__ import annotations
 
 from .env import env
 
-# DRF is not used by /api/v3/ (plain async Django views, see exchange_site/binance/); these
-# defaults keep any DRF view JSON-only and free of session/CSRF authentication.
+# DRF is not used by /api/v3/ (plain async Django views, see exchange_site/binance/); it serves
+# the trader UI's /ui/api/, whose views (exchange_site.uiapi.UiApiView) choose session
+# authentication with its CSRF check themselves. These defaults keep any other DRF view
+# JSON-only and unauthenticated.
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.FormParser"],
