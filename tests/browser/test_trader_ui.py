@@ -176,7 +176,7 @@ def test_two_traders_trade_live_then_key_and_withdrawal(ui_stack: Stack, browser
     ann.get_by_label("Price", exact=True).fill("100")
     ann.get_by_label("Amount").fill("0.5")
     expect(ann.get_by_label("Total")).to_have_value("50.00")
-    ann.get_by_role("button", name="Buy BTC").click()
+    ann.get_by_label("Amount").press("Enter")  # keyboard: Enter in a field sends the order
     expect(ann.locator("#order-message")).to_contain_text("Buy 0.50000 BTC at 100.00 USDT: open")
     open_orders = ann.locator("#open-orders")
     expect(open_orders).to_contain_text("100.00", timeout=WAIT_MS)
@@ -196,7 +196,9 @@ def test_two_traders_trade_live_then_key_and_withdrawal(ui_stack: Stack, browser
         "polling",
         "polling",
     ]
-    bob.get_by_role("tab", name="Market").click()
+    bob.get_by_role("tab", name="Limit", exact=True).focus()
+    bob.keyboard.press("ArrowRight")  # the order-type tabs follow the arrow keys
+    expect(bob.get_by_role("tab", name="Market")).to_have_attribute("aria-selected", "true")
     bob.locator("label.sell-side").click()
     bob.get_by_label("Amount").fill("0.2")
     bob.get_by_role("button", name="Sell BTC").click()
