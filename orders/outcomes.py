@@ -25,7 +25,7 @@ from django.conf import settings
 
 from exchange_site.binance import errors
 from exchange_site.binance.db import db_call
-from exchange_site.errors import DomainError
+from exchange_site.errors import DomainError, InvalidInput
 
 from . import selectors, services
 from .errors import UNKNOWN_ORDER, engine_rejection, rejected
@@ -122,6 +122,8 @@ async def _decide(
     """
     try:
         submitted = await db_call(submit)
+    except InvalidInput:
+        raise  # internal text: never put into a client's answer (the API answers -1000)
     except DomainError as exc:
         if refused is None:
             raise
@@ -323,6 +325,8 @@ async def _place_alone(
         placed = await order_place_decided(
             user_id=user_id, symbol=symbol, order=order, verdict=True, fills=fills
         )
+    except InvalidInput:
+        raise  # internal text (see _decide)
     except DomainError as exc:
         return CancelReplaced(Attempt(error=cancel_error), Attempt(error=exc))
     return CancelReplaced(Attempt(error=cancel_error), Attempt(value=placed))

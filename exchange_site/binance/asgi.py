@@ -81,10 +81,11 @@ def _error(exc: errors.ApiError) -> HttpResponse:
 
 
 async def _respond(scope: Scope, receive: Receive) -> HttpResponse:
-    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 2_621_440
+    # Read only up to the API's cap: a larger body is refused before it is buffered or parsed.
+    limit = settings.API_MAX_BODY_BYTES
     body = await _read_body(receive, limit)
     if body is None:
-        return error_response(-1000, errors.UNKNOWN, status=413)
+        return _error(errors.body_too_large(limit))
     try:
         request = ASGIRequest(scope, io.BytesIO(body))
     except UnicodeDecodeError:  # undecodable path
