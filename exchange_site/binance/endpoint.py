@@ -177,7 +177,7 @@ class Endpoint:
                 raise usage.error
             timing_check(
                 timestamp=raw.values.get("timestamp", ""),
-                recv_window=raw.values.get("recvWindow", ""),
+                recv_window=raw.values.get("recvWindow"),
                 now_us=time.time_ns() // 1000,
             )
             await key_authenticator().mark_used(key)

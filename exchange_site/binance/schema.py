@@ -96,7 +96,13 @@ def _operation(path: str, ep: Endpoint) -> dict[str, Any]:
         notes.append("Parameters may also be sent in the query string.")
         properties = {p["name"]: {**p["schema"], **_desc(p)} for p in parameters}
         required_names = [p["name"] for p in parameters if p["required"]]
-        body: dict[str, Any] = {"type": "object", "properties": properties}
+        # Undeclared fields are accepted (clients add their own) and ignored, each sent once:
+        # a name sent twice is -1101.
+        body: dict[str, Any] = {
+            "type": "object",
+            "properties": properties,
+            "additionalProperties": {"type": "string"},
+        }
         if required_names:
             body["required"] = required_names
         operation["requestBody"] = {

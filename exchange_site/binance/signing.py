@@ -51,7 +51,7 @@ def signature_check(*, secret: bytes, query: bytes, body: bytes, signature: str)
         raise errors.signature_invalid()
 
 
-def timing_check(*, timestamp: str, recv_window: str, now_us: int) -> None:
+def timing_check(*, timestamp: str, recv_window: str | None, now_us: int) -> None:
     """Accept only if timestamp < now + 1000 ms and now - timestamp <= recvWindow.
 
     Works in integer microseconds: recvWindow may carry up to 3 decimals (µs resolution), and
@@ -59,7 +59,7 @@ def timing_check(*, timestamp: str, recv_window: str, now_us: int) -> None:
     """
     if not TIMESTAMP_RE.fullmatch(timestamp):
         raise errors.illegal_chars("timestamp", TIMESTAMP_RE.pattern)
-    if recv_window == "":
+    if recv_window is None:  # not sent (sent empty is malformed: the schema allows no "")
         window_us = RECV_WINDOW_DEFAULT_MS * 1000
     else:
         if not RECV_WINDOW_RE.fullmatch(recv_window):
