@@ -3,6 +3,8 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 
+from exchange_site.metrics import metrics_view
+
 urlpatterns = [
     path("admin/", include("admin_rbac.urls")),  # dashboard, kill switch
     path("admin/", admin.site.urls),
@@ -15,6 +17,6 @@ urlpatterns = [
     path("sapi/", include("wallet.api_urls")),
     path("wallet/", include("wallet.urls")),
     path("accounts/", include("accounts.urls")),
-    path("", include("django_prometheus.urls")),
+    path("metrics", metrics_view, name="prometheus-django-metrics"),
     path("", include("accounts.ui_urls")),
 ]

@@ -328,9 +328,10 @@ class Matcher:
         self.redis = get_redis()
         if self.metrics_port:
             try:
+                from django.conf import settings
                 from prometheus_client import start_http_server
 
-                start_http_server(self.metrics_port)
+                start_http_server(self.metrics_port, addr=settings.METRICS_HOST)
             except OSError as exc:
                 log.warning("matcher.metrics_port_busy", port=self.metrics_port, error=str(exc))
         self._become_primary()
