@@ -40,8 +40,13 @@ SETTLEMENT_LAG = Histogram(
     "From a trade's commit by the matcher to its settlement",
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
+# The worker's task processes write these in prometheus_client's multiprocess mode (the worker
+# serves the merged files: exchange_site.celery_app); the newest value of any process counts.
 UNSETTLED_AGE = Gauge(
-    "exchange_settlement_oldest_unsettled_seconds", "Age of the oldest unsettled trade", ["market"]
+    "exchange_settlement_oldest_unsettled_seconds",
+    "Age of the oldest unsettled trade",
+    ["market"],
+    multiprocess_mode="mostrecent",
 )
 
 
@@ -335,6 +340,12 @@ def market_settle_run(
             return total, "budget"
         if limit is None:
             size = min(size * 2, MAX_LIMIT)
+
+
+def market_ids_all() -> list[int]:
+    with connection.cursor() as cur:
+        cur.execute("SELECT id FROM orders_market ORDER BY id")
+        return [row[0] for row in cur.fetchall()]
 
 
 def unsettled_markets(*, older_than_s: float = 0) -> dict[int, float]:

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import hmac
-import os
 import threading
 from pathlib import Path
 
@@ -68,17 +67,3 @@ def serve_multiprocess(path: str, *, host: str, port: int) -> threading.Thread:
     MultiProcessCollector(registry, path=path)  # type: ignore[no-untyped-call]
     _server, thread = start_http_server(port, addr=host, registry=registry)
     return thread
-
-
-def main() -> None:
-    """`python -m exchange_site.metrics`: a standalone exporter of PROMETHEUS_MULTIPROC_DIR on
-    METRICS_HOST:WORKER_METRICS_PORT (the docker stack's worker-metrics service)."""
-    path = os.environ["PROMETHEUS_MULTIPROC_DIR"]
-    host = os.environ.get("METRICS_HOST", "127.0.0.1")
-    port = int(os.environ.get("WORKER_METRICS_PORT", "9101"))
-    serve_multiprocess(path, host=host, port=port)
-    threading.Event().wait()
-
-
-if __name__ == "__main__":
-    main()

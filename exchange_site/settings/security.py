@@ -17,9 +17,7 @@ from .env import env
 _production = env("ENVIRONMENT", "development") == "production"
 
 # CIDR list of the reverse proxies in front of daphne (e.g. "127.0.0.1/32,10.0.0.0/8").
-TRUSTED_PROXIES: list[str] = [
-    p.strip() for p in env("TRUSTED_PROXIES", "").split(",") if p.strip()
-]
+TRUSTED_PROXIES: list[str] = [p.strip() for p in env("TRUSTED_PROXIES", "").split(",") if p.strip()]
 try:
     from exchange_site.clientip import networks_parse
 
