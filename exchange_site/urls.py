@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 
+from exchange_site.health import healthz, readyz
 from exchange_site.metrics import metrics_view
 
 urlpatterns = [
@@ -18,5 +19,7 @@ urlpatterns = [
     path("wallet/", include("wallet.urls")),
     path("accounts/", include("accounts.urls")),
     path("metrics", metrics_view, name="prometheus-django-metrics"),
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
     path("", include("accounts.ui_urls")),
 ]

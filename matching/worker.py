@@ -319,6 +319,10 @@ class Matcher:
         self.discover_s = 1.0
         self._discovered_at = time.monotonic()
         self.breakers = BreakerWatch()
+        # Health signal (exchange_site.health): a heartbeat in Redis about once a second.
+        self._heartbeat_at = 0.0
+        self._last_batch_at: float | None = None  # wall clock of the last committed batch
+        self._stream_lag_s = 0.0  # the largest stream lag of the last committed batch
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -434,6 +438,7 @@ class Matcher:
             if not waited:
                 log.info("matcher.standby", shard=self.shard)
                 waited = True
+            self._heartbeat("standby")
             time.sleep(self.lease_ttl_ms / 5000)
         # The token must exceed every token ever committed, also after Redis lost its counter.
         stored = (
@@ -1149,11 +1154,14 @@ class Matcher:
             for ctx in batch.touched.values():
                 ctx.full_depth = True
             raise
+        lag_s = 0.0
         for mid, ctx in batch.touched.items():
             symbol = ctx.market.symbol
             STREAM_TO_COMMIT.observe(max(0.0, (now_ms - batch.first_ms[mid]) / 1000))
+            lag_s = max(lag_s, (now_ms - ctx.last_id[0]) / 1000)
             STREAM_LAG.labels(symbol).set(max(0.0, (now_ms - ctx.last_id[0]) / 1000))
             COMMANDS.labels(symbol).inc(batch.counts.get(mid, 0))
+        self._last_batch_at, self._stream_lag_s = now_ms / 1000, max(0.0, lag_s)
         BATCH_SIZE.observe(batch.commands)
         if batch.commands:
             MATCH_LATENCY.observe(batch.engine_s / batch.commands)
@@ -1212,6 +1220,25 @@ class Matcher:
         if now - self._trimmed_at >= self.trim_every_s:
             self._trimmed_at = now
             self.streams_trim()
+        self._heartbeat("primary")
+
+    def _heartbeat(self, role: str) -> None:
+        """About once a second: this matcher's health in Redis (exchange_site.health)."""
+        now = time.monotonic()
+        if now - self._heartbeat_at < 1.0:
+            return
+        self._heartbeat_at = now
+        from exchange_site.health import heartbeat_write
+
+        heartbeat_write(
+            "matcher",
+            self.consumer,
+            {
+                "shard": self.shard, "role": role, "fence": self.fence,
+                "markets": sorted(ctx.market.symbol for ctx in self.markets.values()),
+                "last_batch_at": self._last_batch_at, "stream_lag_s": round(self._stream_lag_s, 3),
+            },
+        )  # fmt: skip
 
     def streams_trim(self) -> None:
         """Trim each stream below what is committed and older than the retention."""
