@@ -14,10 +14,11 @@ from __future__ import annotations
 import hmac
 import threading
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from .clientip import address_in, address_parse, networks_parse
@@ -33,6 +34,26 @@ API_LATENCY = Histogram(
     ["endpoint"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+
+
+WEBSOCKETS_OPEN = Gauge(
+    "exchange_websocket_connections_open", "WebSocket connections open on this web process"
+)
+WEBSOCKETS_TOTAL = Counter("exchange_websocket_connections_total", "WebSocket connections accepted")
+
+
+def websocket_counted(inner: Any) -> Any:
+    """ASGI wrapper: a WebSocket connection lives as long as the app call that serves it."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        WEBSOCKETS_TOTAL.inc()
+        WEBSOCKETS_OPEN.inc()
+        try:
+            await inner(scope, receive, send)
+        finally:
+            WEBSOCKETS_OPEN.dec()
+
+    return app
 
 
 def _allowed(request: HttpRequest) -> bool:

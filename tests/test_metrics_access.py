@@ -12,6 +12,10 @@ def test_loopback_reads_metrics_by_default() -> None:
     response = Client(REMOTE_ADDR="127.0.0.1").get("/metrics")
     assert response.status_code == 200
     assert b"django_http_requests" in response.content
+    # The scrape-time gauges of the web process (alerts: WithdrawalStuck).
+    assert b'exchange_withdrawals_oldest_seconds{status="APPROVED"} 0.0' in response.content
+    assert b"exchange_withdrawals_stuck 0.0" in response.content
+    assert b"exchange_websocket_connections_open 0.0" in response.content
 
 
 def test_other_addresses_get_a_404() -> None:
