@@ -19,6 +19,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+import structlog
 from django.db import connection, transaction
 from django.utils import timezone
 from prometheus_client import Gauge, Histogram
@@ -28,6 +29,7 @@ from exchange_site.errors import InsufficientFunds
 from .models import LedgerAccount
 from .services import AccountKey, Leg, funds_release_legs
 
+log = structlog.get_logger(__name__)
 Kind = LedgerAccount.Kind
 ZERO = Decimal(0)
 
@@ -301,6 +303,13 @@ def market_settle_batch(
         )  # fmt: skip
     for t in trades:
         SETTLEMENT_LAG.observe((now - t[11]).total_seconds())
+    # Trades by seq (the matcher's batch log names the seqs of a request's trades) and the
+    # orders they touched (the API's order.submitted line names a request's orders).
+    log.info(
+        "settlement.batch", market_id=market_id, trades=len(trades),
+        trade_seqs=[trades[0][1], trades[-1][1]] if trades else None,
+        released=len(release), order_ids=sorted(order_ids),
+    )  # fmt: skip
     # The loop goes on while a batch is full and moved on: finished orders looked at while the
     # cursor advanced, else only those released now (all at this seq were taken).
     looked = len(finished) if new_released != released_seq else len(release)

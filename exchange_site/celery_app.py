@@ -6,13 +6,30 @@ import os
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_init
+from celery.signals import setup_logging, worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "exchange_site.settings.base")
 
 app = Celery("exchange_site")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+from exchange_site.logctx import celery_signals_connect  # noqa: E402
+
+celery_signals_connect()  # request ids into tasks; task_id/task_name on every task log line
+
+
+def _logging_from_django(**_: Any) -> None:
+    """Celery's own lines go through Django's LOGGING (JSON, LOG_LEVEL) like every other line:
+    a receiver of setup_logging keeps Celery from installing its plain-text handlers."""
+    from logging.config import dictConfig
+
+    from django.conf import settings
+
+    dictConfig(settings.LOGGING)
+
+
+setup_logging.connect(_logging_from_django, weak=False)
 
 # The worker's metrics (settlement lag, reconcile): each prefork task process writes its own file
 # in PROMETHEUS_MULTIPROC_DIR (set for the worker only: Procfile, compose), and the worker's

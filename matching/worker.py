@@ -21,6 +21,7 @@ as a new primary.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import secrets
 import signal
@@ -80,6 +81,7 @@ from orders.verdicts import VERDICT_TTL_S, verdict_key
 
 log = structlog.get_logger(__name__)
 
+_batch_log = logging.getLogger(__name__)
 COMMANDS = Counter("exchange_matcher_commands_total", "Commands applied", ["market"])
 BATCH_SIZE = Histogram(
     "exchange_matcher_batch_size",
@@ -1162,6 +1164,17 @@ class Matcher:
             STREAM_LAG.labels(symbol).set(max(0.0, (now_ms - ctx.last_id[0]) / 1000))
             COMMANDS.labels(symbol).inc(batch.counts.get(mid, 0))
         self._last_batch_at, self._stream_lag_s = now_ms / 1000, max(0.0, lag_s)
+        if batch.commands and _batch_log.isEnabledFor(logging.INFO):
+            # The request ids (command ids) applied, and the trades' seqs per market: the link
+            # from an API request to the settlement log (exchange_site.logctx).
+            seqs: dict[str, list[int]] = {}
+            for ctx, trade, _fees in batch.trades:
+                span = seqs.setdefault(ctx.market.symbol, [trade.seq, trade.seq])
+                span[0], span[1] = min(span[0], trade.seq), max(span[1], trade.seq)
+            log.info(
+                "matcher.batch", shard=self.shard, commands=batch.commands,
+                command_ids=sorted(batch.rids), trade_seqs=seqs,
+            )  # fmt: skip
         BATCH_SIZE.observe(batch.commands)
         if batch.commands:
             MATCH_LATENCY.observe(batch.engine_s / batch.commands)

@@ -30,6 +30,8 @@ from django.http import HttpResponse
 from django.urls import Resolver404, resolve, set_script_prefix
 
 from exchange_site.clientip import meta_apply
+from exchange_site.logctx import HEADER as REQUEST_ID_HEADER
+from exchange_site.logctx import request_id_bind
 from exchange_site.metrics import API_LATENCY, API_REQUESTS
 
 from . import errors
@@ -117,6 +119,7 @@ def api_asgi(fallback: ASGIApp) -> ASGIApp:
             await fallback(scope, receive, send)
             return
         set_script_prefix(get_script_prefix(scope))
+        request_id = request_id_bind()  # on every log line of this request (logctx)
         started = time.perf_counter()
         route: list[str] = []
         try:
@@ -127,12 +130,18 @@ def api_asgi(fallback: ASGIApp) -> ASGIApp:
             # The views answer every error themselves; this is the last resort.
             log.exception("api_asgi_unexpected_error", path=scope.get("path"))
             response = _error(errors.unknown_error())
+        response[REQUEST_ID_HEADER] = request_id
         await _send(response, send)
         # Unmatched paths share one label: a scanner must not mint a series per URL.
         endpoint = route[0] if route else "unmatched"
         method = scope.get("method", "")
         method = method if method in _METHODS else "other"
+        elapsed = time.perf_counter() - started
         API_REQUESTS.labels(endpoint, method, str(response.status_code)).inc()
-        API_LATENCY.labels(endpoint).observe(time.perf_counter() - started)
+        API_LATENCY.labels(endpoint).observe(elapsed)
+        log.info(
+            "api.request", method=method, endpoint=endpoint, status=response.status_code,
+            ms=round(elapsed * 1000, 2),
+        )  # fmt: skip
 
     return app

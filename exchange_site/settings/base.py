@@ -47,6 +47,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: every later middleware sees the client's address (TRUSTED_PROXIES).
     "exchange_site.clientip.trusted_proxy_middleware",
+    "exchange_site.logctx.request_id_middleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

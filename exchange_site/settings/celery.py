@@ -32,8 +32,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 }
 # Task modules outside the apps (autodiscovery covers the apps' tasks.py).
 CELERY_IMPORTS = ["exchange_site.health"]
-# Celery's own log lines go through Django's LOGGING too: JSON like every other line.
-CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Celery's own log lines go through Django's LOGGING (exchange_site/celery_app.py).
 # Work older than this is re-driven by the sweeps (seconds).
 SETTLE_SWEEP_AGE_S = env("SETTLE_SWEEP_AGE_S", 2.0, cast=float)
 SETTLEMENT_LAG_ALERT_S = env("SETTLEMENT_LAG_ALERT_S", 5.0, cast=float)
