@@ -39,6 +39,7 @@ LOGGING = {
         # carry task_id and task_name).
         "celery.worker.strategy": {"level": "WARNING"},
         "celery.app.trace": {"level": "WARNING"},
+        "celery.beat": {"level": "WARNING"},  # "Sending due task" every few seconds
     },
 }
 
