@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Generic, TypedDict, TypeVar
 
+import structlog
 from django.conf import settings
 
 from exchange_site.binance import errors
@@ -33,6 +34,7 @@ from .models import OPEN_STATUSES, Market, Order, Trade
 from .services import Submitted
 from .verdicts import verdict_wait
 
+log = structlog.get_logger(__name__)
 S = TypeVar("S", bound=Submitted | Sequence[Submitted])
 R = TypeVar("R")
 V = TypeVar("V")
@@ -128,6 +130,14 @@ async def _decide(
         if refused is None:
             raise
         return await refused(exc)
+    batch = (submitted,) if isinstance(submitted, Submitted) else submitted
+    # With the request_id bound (exchange_site.logctx): the link from a request to its orders
+    # and to the command ids the matcher's batch log names.
+    log.info(
+        "order.submitted",
+        order_ids=[s.order.pk for s in batch],
+        command_ids=sorted(_request_ids(submitted)),
+    )
     if wait and await _verdict(_request_ids(submitted)):
         return await db_call(settle, submitted)
     if undecided is None:
