@@ -181,7 +181,8 @@ async def agg_trades(call: Call) -> list[dict[str, Any]]:
 
 @endpoint(
     "GET",
-    weight=2,
+    weight=schema.klines_weight,
+    weight_doc="2 (limit <= 100), 5 (<= 500, the default), 10 (<= 1000)",
     params=schema.KLINES_PARAMS,
     response=openapi.array(schema.KLINE),
     summary="Candlesticks aggregated from the trades",
