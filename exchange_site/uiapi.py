@@ -45,6 +45,7 @@ class UiApiView(APIView):
     authentication_classes = [SessionAuthentication]
     permission_classes = [permissions.IsAuthenticated]
     parser_classes = [DecimalJSONParser]
+    schema = None  # not part of the served OpenAPI schema (that one is the Binance API's)
 
     @property
     def user_id(self) -> int:

@@ -26,6 +26,7 @@ PROGRAMS = {
     "worker": ("celery", "worker"),
     "beat": ("celery", "beat"),
     "matcher": ("run_matcher",),
+    "marketmaker": ("run_market_maker",),
 }
 
 
