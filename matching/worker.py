@@ -39,8 +39,8 @@ from django.db import DatabaseError, InterfaceError, connection, transaction
 from django.utils import timezone
 from prometheus_client import Counter, Gauge, Histogram
 
-from clearing.models import Hold
-from exchange_site.money import quantize_up
+from clearing.fees import trade_fees
+from clearing.holds import order_holds_original
 from marketdata.depthstore import depth_queue, depth_write
 from matching.engine import (
     AmendRejected,
@@ -73,9 +73,9 @@ from matching.stream import (
     stream_key,
 )
 from orders.breaker import BreakerConfig, BreakerWatch
+from orders.mapping import order_engine_fields
 from orders.models import Market, MarketFeeChange, Order
 from orders.selectors import market_normalize
-from orders.services import order_engine_fields
 from orders.verdicts import VERDICT_TTL_S, verdict_key
 
 log = structlog.get_logger(__name__)
@@ -581,11 +581,7 @@ class Matcher:
         rows = list(
             Order.objects.filter(market=market, status__in=_WORKING).order_by("priority_seq", "id")
         )
-        holds = dict(
-            Hold.objects.filter(order_id__in=[o.id for o in rows]).values_list(
-                "order_id", "original_amount"
-            )
-        )
+        holds = order_holds_original(o.id for o in rows)
         orders: list[OrderSnapshot] = []
         stops: list[OrderSnapshot] = []
         for row in rows:
@@ -1081,11 +1077,12 @@ class Matcher:
             ticks.append(ev.price_ticks)
             lots.append(ev.qty_lots)
             ibm.append(not taker_buys)
-            # Fees are charged in the asset received, rounded up (charges round up).
-            buyer_rate = taker_rate if taker_buys else maker_rate
-            seller_rate = maker_rate if taker_buys else taker_rate
-            bfee.append(quantize_up(qty * buyer_rate, m.base.precision))
-            sfee.append(quantize_up(quote * seller_rate, m.quote.precision))
+            buyer_fee, seller_fee = trade_fees(
+                qty=qty, quote=quote, taker_buys=taker_buys, maker_rate=maker_rate,
+                taker_rate=taker_rate, base_places=m.base.precision, quote_places=m.quote.precision,
+            )  # fmt: skip
+            bfee.append(buyer_fee)
+            sfee.append(seller_fee)
         return [*(_ints(c) for c in cols), _bools(ibm), _arr(bfee), _arr(sfee)]
 
     def _order_columns(self, batch: _Batch) -> list[str]:

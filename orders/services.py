@@ -19,8 +19,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from admin_rbac.services import Actor, audit_record, audit_snapshot
-from clearing.models import Hold, LedgerAccount
-from clearing.services import funds_lock_legs, ledger_post
+from clearing.holds import order_hold_place
+from clearing.models import LedgerAccount
 from exchange_site.errors import DomainError, InsufficientFunds, InvalidInput
 from exchange_site.redis import get_redis
 from marketdata.depthstore import depth_read
@@ -30,11 +30,6 @@ from matching.engine import (
     CancelOrder,
     CancelReplace,
     DoneReason,
-    OrderType,
-    PlaceOrder,
-    Side,
-    STPMode,
-    TimeInForce,
 )
 from matching.engine.commands import Command
 from matching.requests import engine_request_record
@@ -52,6 +47,7 @@ from .errors import (
     rejected,
     too_much_precision,
 )
+from .mapping import LIMIT_TYPES, MARKET_LIKE, SIDES, STOP_TYPES, STPS, TIFS, TYPES, place_command
 from .markets import (
     global_status_get,
     market_check,
@@ -64,9 +60,6 @@ from .verdicts import request_id_new
 
 T = Order.Type
 F = TypeVar("F", bound=Callable[..., Any])
-LIMIT_TYPES = {T.LIMIT, T.LIMIT_MAKER, T.STOP_LOSS_LIMIT, T.TAKE_PROFIT_LIMIT}
-STOP_TYPES = {T.STOP_LOSS, T.STOP_LOSS_LIMIT, T.TAKE_PROFIT, T.TAKE_PROFIT_LIMIT}
-MARKET_LIKE = {T.MARKET, T.STOP_LOSS, T.TAKE_PROFIT}
 # Margin over the visible book when estimating the hold of a market order by base quantity (or
 # of a market sell by quote amount): the book can move between acceptance and matching. The
 # engine never spends beyond the hold, so a short estimate only fills less.
@@ -145,20 +138,14 @@ def market_create(
 # --------------------------------------------------------------------------- validation
 
 
-_SIDES = {"BUY": Side.BUY, "SELL": Side.SELL}
-_TYPES = {t.value: OrderType[t.value] for t in T}
-_TIFS = {"GTC": TimeInForce.GTC, "IOC": TimeInForce.IOC, "FOK": TimeInForce.FOK}
-_STPS = {s.value: STPMode[s.value] for s in Order.STP}
-
-
 @dataclass(frozen=True, slots=True)
 class _Spec:
-    """A validated order: DB field values, the hold and the engine command (without id)."""
+    """A validated order: DB field values and the hold (the engine command is built from
+    these by orders.mapping once the order has its id)."""
 
     fields: dict[str, Any]
     hold_asset_id: int
     hold_amount: Decimal
-    engine: dict[str, Any]
 
 
 def _missing(name: str) -> DomainError:
@@ -224,11 +211,11 @@ def _validate(
     stop_price: Decimal | None,
     stp_mode: str,
 ) -> _Spec:
-    if side not in _SIDES:
+    if side not in SIDES:
         raise DomainError("Invalid side.", code=-1117)
-    if type not in _TYPES:
+    if type not in TYPES:
         raise DomainError("Invalid orderType.", code=-1116)
-    if stp_mode not in _STPS:
+    if stp_mode not in STPS:
         raise DomainError("Invalid selfTradePreventionMode.", code=-1100)
     otype = T(type)
     is_buy = side == "BUY"
@@ -254,7 +241,7 @@ def _validate(
     elif otype in LIMIT_TYPES:
         if time_in_force is None:
             raise _missing("timeInForce")
-        if time_in_force not in _TIFS:
+        if time_in_force not in TIFS:
             raise DomainError("Invalid timeInForce.", code=-1115)
     elif time_in_force is not None:
         raise _not_required("timeInForce")
@@ -267,8 +254,10 @@ def _validate(
             raise rejected(UNSUPPORTED)  # stop-market orders take a base quantity
 
     # Filters.
-    price_ticks = _check_price(market, price, "price") if price is not None else 0
-    stop_ticks = _check_price(market, stop_price, "stopPrice") if stop_price is not None else 0
+    if price is not None:
+        _check_price(market, price, "price")
+    if stop_price is not None:
+        _check_price(market, stop_price, "stopPrice")
     qty_lots = _check_qty(market, quantity) if quantity is not None else 0
     if quote_order_qty is not None:
         _check_precision(quote_order_qty, market.quote.precision, "quoteOrderQty")
@@ -296,7 +285,6 @@ def _validate(
                 raise filter_failure("PERCENT_PRICE_BY_SIDE")
 
     # The hold: what the order can cost at most, in the asset it pays with.
-    quote_units = 0  # the engine's spending cap for market-like orders (0 = none)
     if not is_buy:
         hold_asset, hold_amount = market.base, quantity
         if otype == T.MARKET and quote_order_qty is not None:
@@ -304,10 +292,6 @@ def _validate(
             base, _, _ = _walk(bids, market, quote=quote_order_qty)
             estimate = (base * MARKET_HOLD_MARGIN).quantize(market.step_size, rounding=ROUND_UP)
             hold_amount = max(estimate, market.step_size)
-            qty_lots = units.to_lots(hold_amount, market.step_size)
-            quote_units = units.quote_to_units_floor(
-                quote_order_qty, market.tick_size, market.step_size
-            )
     else:
         hold_asset = market.quote
         if otype in LIMIT_TYPES:
@@ -329,10 +313,6 @@ def _validate(
                 hold_amount = stop_price * quantity * STOP_MARKET_HOLD_MARGIN
             unit = market.tick_size * market.step_size
             hold_amount = max(hold_amount.quantize(unit, rounding=ROUND_UP), unit)
-        if otype in MARKET_LIKE:
-            quote_units = max(
-                units.quote_to_units_floor(hold_amount, market.tick_size, market.step_size), 1
-            )
     assert hold_amount is not None
 
     fields = {
@@ -345,17 +325,7 @@ def _validate(
         "quote_order_qty": quote_order_qty,
         "stp_mode": stp_mode,
     }
-    engine = {
-        "side": _SIDES[side],
-        "type": _TYPES[type],
-        "tif": _TIFS[time_in_force] if time_in_force else TimeInForce.GTC,
-        "price_ticks": price_ticks,
-        "qty_lots": qty_lots,
-        "quote_qty": quote_units,
-        "stop_price_ticks": stop_ticks,
-        "stp": _STPS[stp_mode],
-    }
-    return _Spec(fields, hold_asset.id, hold_amount, engine)
+    return _Spec(fields, hold_asset.id, hold_amount)
 
 
 def _book(market: Market) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
@@ -401,25 +371,10 @@ def _insert(market: Market, user_id: int, spec: _Spec, client_order_id: str | No
         client_order_id=client_order_id or secrets.token_urlsafe(16)[:22],
         **spec.fields,
     )
-    ledger_post(
-        key=f"order:{order.id}:hold",
-        kind="order_hold",
-        legs=funds_lock_legs(user_id=user_id, asset_id=spec.hold_asset_id, amount=spec.hold_amount),
-        new_key=True,
-    )
-    Hold.objects.create(
-        key=f"order:{order.id}",
-        user_id=user_id,
-        asset_id=spec.hold_asset_id,
-        order=order,
-        amount=spec.hold_amount,
-        original_amount=spec.hold_amount,
+    order_hold_place(
+        order_id=order.id, user_id=user_id, asset_id=spec.hold_asset_id, amount=spec.hold_amount
     )
     return order
-
-
-def _place_command(order: Order, spec: _Spec) -> PlaceOrder:
-    return PlaceOrder(order_id=order.id, owner_id=order.user_id, **spec.engine)
 
 
 def _duplicate_as_rejection(fn: F) -> F:
@@ -474,7 +429,7 @@ def order_place(
         return Submitted(Order(user_id=user_id, market=market, **spec.fields), "")
     order = _insert(market, user_id, spec, client_order_id)
     rid = request_id_new()
-    _enqueue_after_commit(symbol, [(_place_command(order, spec), rid)])
+    _enqueue_after_commit(symbol, [(place_command(order, market, spec.hold_amount), rid)])
     return Submitted(order, rid)
 
 
@@ -606,7 +561,7 @@ def order_cancel_replace(
     _request_cancel([old])
     new = _insert(market, user_id, spec, place.get("client_order_id"))
     rid = request_id_new()
-    cmd = _place_command(new, spec)
+    cmd = place_command(new, market, spec.hold_amount)
     items: list[tuple[Command, str | None]]
     if mode == "STOP_ON_FAILURE":
         items = [(CancelReplace(old.id, user_id, cmd), rid)]
@@ -614,40 +569,6 @@ def order_cancel_replace(
         items = [(CancelOrder(old.id, user_id), None), (cmd, rid)]
     _enqueue_after_commit(symbol, items)
     return Submitted(old, rid), Submitted(new, rid)
-
-
-def order_command(order: Order, market: Market) -> PlaceOrder:
-    """Rebuild the engine command of an accepted order from its row (used by the sweep)."""
-    hold = Hold.objects.get(order=order)
-    fields = order_engine_fields(order, market, hold.original_amount)
-    return PlaceOrder(order_id=order.id, owner_id=order.user_id, **fields)
-
-
-def order_engine_fields(order: Order, market: Market, hold_amount: Decimal) -> dict[str, Any]:
-    """The engine's view of an accepted order row (its PlaceOrder fields without ids)."""
-    price_ticks = units.to_ticks(order.price, market.tick_size) if order.price else 0
-    stop_ticks = units.to_ticks(order.stop_price, market.tick_size) if order.stop_price else 0
-    qty_lots = units.to_lots(order.quantity, market.step_size) if order.quantity else 0
-    quote_units = 0
-    otype = T(order.type)
-    if otype in MARKET_LIKE:
-        tick, step = market.tick_size, market.step_size
-        if order.side == "BUY":
-            quote_units = max(units.quote_to_units_floor(hold_amount, tick, step), 1)
-        elif order.quote_order_qty is not None:
-            qty_lots = units.to_lots(hold_amount, step)
-            quote_units = units.quote_to_units_floor(order.quote_order_qty, tick, step)
-    engine = {
-        "side": _SIDES[order.side],
-        "type": _TYPES[order.type],
-        "tif": _TIFS.get(order.time_in_force, TimeInForce.GTC),
-        "price_ticks": price_ticks,
-        "qty_lots": qty_lots,
-        "quote_qty": quote_units,
-        "stop_price_ticks": stop_ticks,
-        "stp": _STPS[order.stp_mode],
-    }
-    return engine
 
 
 __all__ = [
@@ -659,7 +580,5 @@ __all__ = [
     "order_cancel",
     "order_cancel_all",
     "order_cancel_replace",
-    "order_command",
-    "order_engine_fields",
     "order_place",
 ]
