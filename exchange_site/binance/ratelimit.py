@@ -8,8 +8,10 @@ Counters (each INCRBY + EXPIRE in one pipeline):
 Limits (exchange_site/settings/ratelimits.py): a request without a valid key is held to the
 per-IP limit; a request with a key to its tier's limit, both on the key's counter and on the
 address's counter (an address carrying a pro key's traffic gets the pro ceiling; many default
-keys behind one address still share one default ceiling). The `unlimited` tier is counted but
-never refused. Fixed windows allow a burst of up to twice the limit across a window edge; that
+keys behind one address still share one default ceiling). A key whose tier has no limit at
+all (`unlimited`) is never refused and costs no round trip: it is counted in the process only,
+so its X-MBX-USED-WEIGHT-1M / X-MBX-ORDER-COUNT-10S are this process's share. Fixed windows
+allow a burst of up to twice the limit across a window edge; that
 is Binance's behaviour too and keeps this to one round trip.
 """
 
@@ -36,9 +38,36 @@ class Usage:
     retry_after_s: int = 0
 
 
+# (key id, window) -> count, for the keys of a tier without limits; windows of the past are
+# dropped as new ones open.
+_local: dict[tuple[str, int, int], int] = {}
+
+
+def _unlimited(key: SigningKey) -> bool:
+    limits = settings.API_RATE_LIMITS.get(key.tier) or settings.API_RATE_LIMITS["default"]
+    return limits.get("weight_1m") is None and limits.get("orders_10s") is None
+
+
+def _count_locally(key: SigningKey, weight: int, orders: int, now: float) -> Usage:
+    minute, slot = int(now // WEIGHT_WINDOW_S), int(now // ORDER_WINDOW_S)
+    wkey, okey = ("w", key.id, minute), ("o", key.id, slot)
+    if wkey not in _local or (orders and okey not in _local):
+        for stale in [k for k in _local if k[2] < (minute if k[0] == "w" else slot)]:
+            del _local[stale]
+    used = _local[wkey] = _local.get(wkey, 0) + weight
+    usage = Usage()
+    usage.headers["X-MBX-USED-WEIGHT-1M"] = str(used)
+    if orders:
+        placed = _local[okey] = _local.get(okey, 0) + orders
+        usage.headers["X-MBX-ORDER-COUNT-10S"] = str(placed)
+    return usage
+
+
 async def rate_limit_hit(*, ip: str, key: SigningKey | None, weight: int, orders: int) -> Usage:
     """Count this request and say whether it is over a limit (then `error` is set)."""
     now = time.time()
+    if key is not None and _unlimited(key):
+        return _count_locally(key, weight, orders, now)
     minute = int(now // WEIGHT_WINDOW_S)
     pipe = get_async_redis().pipeline(transaction=False)
     counters = [f"rl:w:ip:{ip}:{minute}"]

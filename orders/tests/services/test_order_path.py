@@ -241,3 +241,40 @@ def test_settlement_works_through_more_releases_and_trades_than_one_batch(
     )
     assert bal(alice, market.quote)[1] == 0
     assert_ledger_invariants()
+
+
+def test_the_verdict_on_a_new_order_carries_its_committed_state_and_fills(
+    market: Market, funded: Callable[..., User], matcher: Any
+) -> None:
+    """The matcher's verdict on a place is what a re-read after it would show (the API builds
+    RESULT and FULL answers from it)."""
+    import redis as redis_lib
+    from django.conf import settings
+
+    from matching.tests.helpers import matcher_drain
+    from orders.verdicts import placed_verdict_decode, verdict_key
+
+    alice, bob = funded(usdt="10000"), funded(btc="1")
+    limit(bob, "SELL", "50000", "0.01")
+    limit(bob, "SELL", "50001", "0.02")
+    taker = order_place(
+        user_id=alice.id, symbol="BTCUSDT", side="BUY", type="LIMIT", time_in_force="IOC",
+        price=D("50001"), quantity=D("0.05"),
+    )  # fmt: skip
+    matcher_drain(matcher)
+    client = redis_lib.Redis.from_url(settings.REDIS_URL)
+    payload = client.lpop(verdict_key(taker.request_id))
+    assert isinstance(payload, bytes)
+    verdict = placed_verdict_decode(payload)
+    assert verdict is not None
+    row = Order.objects.get(pk=taker.order.pk)
+    assert verdict.status == row.status == "EXPIRED"
+    assert market.step_size * verdict.executed_lots == row.executed_qty == D("0.03")
+    assert market.tick_size * market.step_size * verdict.quote_units == row.cumulative_quote_qty
+    assert verdict.is_working is row.is_working is False
+    trades = Trade.objects.filter(taker_order=row).order_by("seq")
+    assert [(f.trade_id, market.tick_size * f.price_ticks, market.step_size * f.qty_lots,
+             f.buyer_fee, f.seller_fee) for f in verdict.fills] == [
+        (t.pk, t.price, t.qty, t.buyer_fee, t.seller_fee) for t in trades
+    ]  # fmt: skip
+    assert len(verdict.fills) == 2
