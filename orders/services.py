@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from decimal import ROUND_UP, Decimal
 from typing import Any, TypeVar, cast
 
-from django.db import IntegrityError, transaction
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from admin_rbac.services import Actor, audit_record, audit_snapshot
-from clearing.holds import order_hold_place
 from clearing.models import LedgerAccount
 from exchange_site.errors import DomainError, InsufficientFunds, InvalidInput
 from exchange_site.redis import get_redis
@@ -55,7 +55,7 @@ from .markets import (
     market_set_status,
 )
 from .models import OPEN_STATUSES, Market, Order
-from .selectors import market_get
+from .selectors import market_cached, market_get, market_get_fresh
 from .verdicts import request_id_new
 
 T = Order.Type
@@ -358,45 +358,87 @@ def _open_market(symbol: str) -> Market:
     return market
 
 
+class _MarketChanged(Exception):
+    """The market changed since the copy an order was validated against was read."""
+
+
+# orders migration 0007: check the copy's config_version, the state and MAX_NUM_ORDERS, insert
+# the order, lock its hold (clearing_order_hold_place). One statement.
+_ACCEPT_SQL = (
+    "SELECT order_id, created_at FROM orders_order_accept("
+    "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+)
+
+
 def _insert(market: Market, user_id: int, spec: _Spec, client_order_id: str | None) -> Order:
-    """Insert the order and lock its hold; the caller's transaction. Raises, writing nothing."""
-    risk.open_orders_check(market, user_id)
-    risk.order_rate_check(market, user_id)
-    # A client id already used by an open order violates order_client_id_unique_open; that
-    # aborts the whole transaction, and _duplicate_as_rejection turns it into -2010 outside it
-    # (a savepoint here would cost two round trips on every order).
-    order = Order.objects.create(
-        user_id=user_id,
-        market=market,
-        client_order_id=client_order_id or secrets.token_urlsafe(16)[:22],
-        **spec.fields,
-    )
-    order_hold_place(
-        order_id=order.id, user_id=user_id, asset_id=spec.hold_asset_id, amount=spec.hold_amount
-    )
+    """Insert the order and lock its hold: one statement, a transaction of its own unless the
+    caller has one (then in a savepoint). Raises, writing nothing.
+
+    A market with a per-user order rate (a Redis counter) first counts the open orders and the
+    rate, in the contract's order, in the transaction that then inserts."""
+    limit = market.max_open_orders or settings.MAX_OPEN_ORDERS_PER_MARKET
+    if market.user_order_rate_limit:
+        with transaction.atomic():
+            risk.open_orders_check(market, user_id)
+            risk.order_rate_check(market, user_id)
+            return _insert_call(market, user_id, spec, client_order_id, limit)
+    if connection.in_atomic_block:
+        with transaction.atomic():
+            return _insert_call(market, user_id, spec, client_order_id, limit)
+    return _insert_call(market, user_id, spec, client_order_id, limit)
+
+
+def _insert_call(
+    market: Market, user_id: int, spec: _Spec, client_order_id: str | None, limit: int
+) -> Order:
+    client_order_id = client_order_id or secrets.token_urlsafe(16)[:22]
+    f = spec.fields
+    with connection.cursor() as cur:
+        cur.execute(
+            _ACCEPT_SQL,
+            [
+                user_id, market.pk, market.config_version, limit, client_order_id, f["side"],
+                f["type"], f["time_in_force"], f["price"], f["stop_price"], f["quantity"],
+                f["quote_order_qty"], f["stp_mode"], spec.hold_asset_id, spec.hold_amount,
+            ],
+        )  # fmt: skip
+        row = cur.fetchone()
+    assert row is not None
+    order = Order(
+        id=row[0], user_id=user_id, market=market, client_order_id=client_order_id,
+        created_at=row[1], updated_at=row[1], **f,
+    )  # fmt: skip
+    order._state.adding = False
+    order._state.db = connection.alias
     return order
 
 
-def _duplicate_as_rejection(fn: F) -> F:
-    """Map the open-client-id unique violation, raised when the transaction fails, and the
-    insert trigger's refusal of a market no longer trading to -2010."""
+def _refusals_mapped(fn: F) -> F:
+    """Map the acceptance statement's refusals (and the insert trigger's, migration 0005) to
+    their codes: the open-client-id unique violation and a market no longer trading to -2010,
+    MAX_NUM_ORDERS to -1013, short funds to -2010; a changed market to _MarketChanged."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except IntegrityError as exc:
-            if "order_client_id_unique_open" in str(exc):
+            text = str(exc)
+            if "order_client_id_unique_open" in text:
                 raise OrderRejected(DUPLICATE_ORDER) from exc
-            if "market_closed" in str(exc):  # the insert trigger (migration 0005): halted
-                raise OrderRejected(MARKET_CLOSED) from exc  # since this request validated
+            if "market_config_changed" in text:
+                raise _MarketChanged() from exc
+            if "market_closed" in text:  # halted since this request validated
+                raise OrderRejected(MARKET_CLOSED) from exc
+            if "max_num_orders" in text:
+                raise filter_failure("MAX_NUM_ORDERS") from exc
+            if "insufficient_funds" in text:
+                raise InsufficientFunds() from exc
             raise
 
     return cast(F, wrapper)
 
 
-@_duplicate_as_rejection
-@transaction.atomic(durable=True)
 def order_place(
     *,
     user_id: int,
@@ -412,17 +454,49 @@ def order_place(
     stp_mode: str = "NONE",
     validate_only: bool = False,
 ) -> Submitted:
-    """Accept an order: validate, lock its hold, insert it PENDING_NEW; enqueue after commit.
+    """Accept an order: validate, lock its hold, insert it PENDING_NEW; then enqueue it.
 
+    Validates against this process's copy of the market (orders.selectors.market_cached); the
+    acceptance statement refuses when the market changed since, and a refusal by validation
+    is confirmed against a fresh copy, so every answer is the one the current market gives.
     Locks the user's available/locked accounts of the hold asset. Raises OrderRejected (or
     InsufficientFunds) and writes nothing on any failure. With validate_only, checks everything
     including funds and writes nothing.
     """
-    market = _open_market(symbol)
-    spec = _validate(
-        market, side=side, type=type, time_in_force=time_in_force, quantity=quantity,
-        quote_order_qty=quote_order_qty, price=price, stop_price=stop_price, stp_mode=stp_mode,
-    )  # fmt: skip
+    params = {
+        "side": side, "type": type, "time_in_force": time_in_force, "quantity": quantity,
+        "quote_order_qty": quote_order_qty, "price": price, "stop_price": stop_price,
+        "stp_mode": stp_mode,
+    }  # fmt: skip
+    fresh = False
+    while True:
+        try:
+            return _order_place_once(
+                user_id, symbol, params, client_order_id, validate_only, fresh=fresh
+            )
+        except _MarketChanged:
+            fresh = True  # read the market again (and cache it); once more if it changes again
+
+
+@_refusals_mapped
+def _order_place_once(
+    user_id: int,
+    symbol: str,
+    params: dict[str, Any],
+    client_order_id: str | None,
+    validate_only: bool,
+    *,
+    fresh: bool,
+) -> Submitted:
+    market = market_get_fresh(symbol=symbol) if fresh else market_cached(symbol=symbol)
+    try:
+        if market.status != Market.Status.TRADING:
+            raise OrderRejected(MARKET_CLOSED)
+        spec = _validate(market, **params)
+    except DomainError:
+        if fresh:
+            raise
+        raise _MarketChanged() from None  # refuse only on what the current market says
     if validate_only:
         if _available(user_id, spec.hold_asset_id) < spec.hold_amount:
             raise InsufficientFunds()
@@ -526,7 +600,7 @@ def order_amend_keep_priority(
     return Submitted(order, rid)
 
 
-@_duplicate_as_rejection
+@_refusals_mapped
 @transaction.atomic(durable=True)
 def order_cancel_replace(
     *,
