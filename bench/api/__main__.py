@@ -92,6 +92,11 @@ def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--py-spy", default=shutil.which("py-spy") or "/tmp/pyspy-venv/bin/py-spy",
         help="py-spy binary (pip install py-spy into any venv)",
     )  # fmt: skip
+    p.add_argument(
+        "--server", choices=("daphne", "uvicorn"),
+        default=os.environ.get("BENCH_WEB_SERVER", "daphne"),
+        help="the web processes' ASGI server (default daphne, as make run; env BENCH_WEB_SERVER)",
+    )  # fmt: skip
     p.add_argument("--seed", type=int, default=20240601)
     p.add_argument(
         "--peer", action=argparse.BooleanOptionalAction, default=True,
@@ -107,7 +112,10 @@ def _stack_start(
     """--web-procs daphne processes, the matcher, a worker (and beat); up when the web answers."""
     env = os.environ
     ports = [free_port() for _ in range(args.web_procs)]
-    procs = [Proc(f"web{i + 1}", web_argv(port), env, log_dir) for i, port in enumerate(ports)]
+    procs = [
+        Proc(f"web{i + 1}", web_argv(port, args.server), env, log_dir)
+        for i, port in enumerate(ports)
+    ]
     procs.append(Proc("matcher", matcher_argv([symbol]), env, log_dir))
     procs.append(Proc("worker", worker_argv("bench-api", args.worker_concurrency), env, log_dir))
     if args.beat:
@@ -289,7 +297,7 @@ def main(argv: list[str] | None = None) -> None:
         procs, ports = _stack_start(args, MIX.symbol, log_dir)
         redis_pid = int(get_redis().info("server").get("process_id", 0)) or None
         print(
-            f"stack: {args.web_procs} x daphne on ports {ports}, matcher,"
+            f"stack: {args.web_procs} x {args.server} on ports {ports}, matcher,"
             f" celery worker (concurrency {args.worker_concurrency})"
             f"{', beat' if args.beat else ''};"
             f" client: one asyncio process (aiohttp, keep-alive pools) on the same"
