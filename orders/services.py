@@ -488,13 +488,15 @@ def _order_place_once(
     *,
     fresh: bool,
 ) -> Submitted:
-    market = market_get_fresh(symbol=symbol) if fresh else market_cached(symbol=symbol)
+    # order/test (validate_only) writes nothing the statement could check: it reads the market.
+    cached = not (fresh or validate_only)
+    market = market_cached(symbol=symbol) if cached else market_get_fresh(symbol=symbol)
     try:
         if market.status != Market.Status.TRADING:
             raise OrderRejected(MARKET_CLOSED)
         spec = _validate(market, **params)
     except DomainError:
-        if fresh:
+        if not cached:
             raise
         raise _MarketChanged() from None  # refuse only on what the current market says
     if validate_only:
