@@ -40,8 +40,8 @@ from django.db import DatabaseError, InterfaceError, connection, transaction
 from django.utils import timezone
 from prometheus_client import Counter, Gauge, Histogram
 
-from clearing.models import Hold
-from exchange_site.money import quantize_up
+from clearing.fees import trade_fees
+from clearing.holds import order_holds_original
 from marketdata.depthstore import depth_queue, depth_write
 from matching.engine import (
     AmendRejected,
@@ -74,10 +74,16 @@ from matching.stream import (
     stream_key,
 )
 from orders.breaker import BreakerConfig, BreakerWatch
+from orders.mapping import order_engine_fields
 from orders.models import Market, MarketFeeChange, Order
 from orders.selectors import market_normalize
-from orders.services import order_engine_fields
-from orders.verdicts import VERDICT_TTL_S, verdict_key
+from orders.verdicts import (
+    VERDICT_TTL_S,
+    PlacedFill,
+    PlacedVerdict,
+    placed_verdict_encode,
+    verdict_key,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -230,6 +236,8 @@ class _Batch:
     )
     acks: dict[str, list[str]] = field(default_factory=dict)
     rids: dict[str, bytes] = field(default_factory=dict)  # request id -> verdict payload
+    placed: dict[str, int] = field(default_factory=dict)  # request id -> order placed by it
+    fees: list[tuple[Decimal, Decimal]] = field(default_factory=list)  # per trade (buyer, seller)
     requests: list[str] = field(default_factory=list)  # EngineRequest keys (field q) applied
     last_ids: dict[int, str] = field(default_factory=dict)  # market id -> last applied entry
     first_ms: dict[int, int] = field(default_factory=dict)  # market id -> oldest entry time
@@ -589,11 +597,7 @@ class Matcher:
         rows = list(
             Order.objects.filter(market=market, status__in=_WORKING).order_by("priority_seq", "id")
         )
-        holds = dict(
-            Hold.objects.filter(order_id__in=[o.id for o in rows]).values_list(
-                "order_id", "original_amount"
-            )
-        )
+        holds = order_holds_original(o.id for o in rows)
         orders: list[OrderSnapshot] = []
         stops: list[OrderSnapshot] = []
         for row in rows:
@@ -839,6 +843,8 @@ class Matcher:
                 row = pending.pop(place.order_id, None)
                 if row is None:
                     continue
+                if rid and type(cmd) is PlaceOrder:
+                    batch.placed[rid] = place.order_id
                 if not _units_match(ctx, place, row):
                     # Priced in another tick/step than the market's now (accepted against the
                     # configuration before a change): never matched.
@@ -1089,11 +1095,13 @@ class Matcher:
             ticks.append(ev.price_ticks)
             lots.append(ev.qty_lots)
             ibm.append(not taker_buys)
-            # Fees are charged in the asset received, rounded up (charges round up).
-            buyer_rate = taker_rate if taker_buys else maker_rate
-            seller_rate = maker_rate if taker_buys else taker_rate
-            bfee.append(quantize_up(qty * buyer_rate, m.base.precision))
-            sfee.append(quantize_up(quote * seller_rate, m.quote.precision))
+            buyer_fee, seller_fee = trade_fees(
+                qty=qty, quote=quote, taker_buys=taker_buys, maker_rate=maker_rate,
+                taker_rate=taker_rate, base_places=m.base.precision, quote_places=m.quote.precision,
+            )  # fmt: skip
+            bfee.append(buyer_fee)
+            sfee.append(seller_fee)
+        batch.fees = list(zip(bfee, sfee, strict=True))
         return [*(_ints(c) for c in cols), _bools(ibm), _arr(bfee), _arr(sfee)]
 
     def _order_columns(self, batch: _Batch) -> list[str]:
@@ -1123,6 +1131,8 @@ class Matcher:
         pipe = self.redis.pipeline(transaction=True)
         for key, ids in batch.acks.items():
             pipe.xack(key, GROUP, *ids)
+        if batch.placed:
+            self._placed_verdicts(batch)
         if batch.rids:
             keys = [verdict_key(rid) for rid in batch.rids]
             pipe.eval(_VERDICTS, len(keys), *keys, VERDICT_TTL_S, *batch.rids.values())
@@ -1187,6 +1197,28 @@ class Matcher:
             self._observe_prices(batch)
         if batch.reload:
             self._reload([batch.touched[mid] for mid in batch.reload])
+
+    def _placed_verdicts(self, batch: _Batch) -> None:
+        """The verdict on each new order: its row as committed and its trades in this batch
+        (orders.verdicts.PlacedVerdict), so the API answers without re-reading them."""
+        fills: dict[int, list[PlacedFill]] = {oid: [] for oid in batch.placed.values()}
+        for (ctx, ev, _), (bfee, sfee) in zip(batch.trades, batch.fees, strict=True):
+            for oid in (ev.maker_order_id, ev.taker_order_id):
+                if oid in fills:
+                    tid = batch.trade_ids[(ctx.mid, ev.seq)]
+                    fills[oid].append(PlacedFill(tid, ev.price_ticks, ev.qty_lots, bfee, sfee))
+        assert batch.committed_at is not None
+        ms = int(batch.committed_at.timestamp() * 1000)
+        for rid, oid in batch.placed.items():
+            d = batch.deltas.get(oid)
+            if d is None or d.status is None or d.is_working is None:
+                continue  # not decided in this batch: the bare signal, the caller re-reads
+            batch.rids[rid] = placed_verdict_encode(
+                PlacedVerdict(
+                    d.status, d.exec_lots, d.quote_units, d.is_working, d.set_working_at,
+                    d.reject_reason, ms, fills[oid],
+                )
+            )  # fmt: skip
 
     def _observe_prices(self, batch: _Batch) -> None:
         """The circuit breaker's input (orders.breaker): this batch's trade prices per market."""

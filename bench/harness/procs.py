@@ -77,9 +77,15 @@ class Proc:
 # --------------------------------------------------------------------------- command lines
 
 
-def web_argv(port: int) -> list[str]:
-    """daphne serving what the Procfile serves."""
+def web_argv(port: int, server: str = "daphne") -> list[str]:
+    """The app the Procfile serves, by daphne (the Procfile's server) or, to measure the HTTP
+    server's share side by side, by uvicorn with httptools (requirements-dev.txt)."""
     app = "exchange_site.asgi:application"
+    if server == "uvicorn":
+        return [
+            str(VENV_BIN / "uvicorn"), "--host", "127.0.0.1", "--port", str(port),
+            "--http", "httptools", "--no-access-log", "--lifespan", "off", app,
+        ]  # fmt: skip
     # -v 0: no plain-text access log (the app logs its requests as JSON).
     return [str(VENV_BIN / "daphne"), "-v", "0", "-b", "127.0.0.1", "-p", str(port), app]
 
