@@ -56,10 +56,19 @@ class Security(enum.Enum):
     USER_DATA = "USER_DATA"  # needs the key's read permission
     TRADE = "TRADE"  # needs the key's trade permission
     WITHDRAW = "WITHDRAW"  # Binance's USER_DATA plus the key's withdraw permission
+    # The key header only (read permission), no timestamp or signature: Binance's listen-key
+    # endpoints (/api/v3/userDataStream).
+    USER_STREAM = "USER_STREAM"
+
+    @property
+    def keyed(self) -> bool:
+        """The request must carry an API key (X-MBX-APIKEY)."""
+        return self is not Security.NONE
 
     @property
     def signed(self) -> bool:
-        return self is not Security.NONE
+        """The request must also carry timestamp and signature."""
+        return self is not Security.NONE and self is not Security.USER_STREAM
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +147,7 @@ class Endpoint:
 
         key: SigningKey | None = None
         key_error: errors.ApiError | None = None
-        if self.security.signed:
+        if self.security.keyed:
             try:
                 key = await key_authenticator().authorize(
                     request.headers.get("X-MBX-APIKEY"),
@@ -159,7 +168,7 @@ class Endpoint:
         if key_error is not None:
             raise key_error
 
-        if key is not None:
+        if key is not None and self.security.signed:
             timestamp = raw.values.get("timestamp", "")
             signature = raw.values.get("signature", "")
             if timestamp == "":
@@ -172,6 +181,7 @@ class Endpoint:
                 recv_window=raw.values.get("recvWindow", ""),
                 now_us=time.time_ns() // 1000,
             )
+        if key is not None:
             await key_authenticator().mark_used(key)
 
         if raw.duplicate is not None:

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "matching",
     "admin_rbac",
     "marketdata",
+    "userdata",
 ]
 
 MIDDLEWARE = [
