@@ -71,6 +71,9 @@ class _Socket(AsyncWebsocketConsumer):  # type: ignore[misc]
     """A bounded queue and one sender task per socket; subclasses pick the channel and wrap."""
 
     kind = "base"
+    # No channel layer: these sockets are fed by the hub only. An alias that names no layer
+    # makes Channels skip the per-socket layer channel (and its Redis polling) altogether.
+    channel_layer_alias = "userdata-none"
 
     async def _start(self, user_id: int) -> None:
         self._queue: asyncio.Queue[bytes | None] = asyncio.Queue(settings.USERDATA_QUEUE_MAX)
