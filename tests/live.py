@@ -56,7 +56,7 @@ def live_stack(
     )  # fmt: skip
     alice, bob = _trader("alice", market), _trader("bob", market)
     port = free_port()
-    env = {"SETTLE_SWEEP_AGE_S": "0.5", "API_VERDICT_TIMEOUT": "5"}
+    env = {"SETTLE_SWEEP_AGE_S": "0.5", "API_VERDICT_TIMEOUT": "5", "USERDATA_KEY_CHECK_S": "1"}
     procs = [
         web_proc(port, tmp_path, **env).start(),
         matcher_proc(["BTCUSDT"], tmp_path, **env).start(),
