@@ -140,6 +140,20 @@ class Hub:
             sub.drop(why)
 
 
+async def hub_close() -> None:
+    """Close the running loop's hub (for code that owns a short-lived loop: tests)."""
+    hub = _hubs.pop(asyncio.get_running_loop(), None)
+    if hub is None:
+        return
+    if hub._reader is not None:
+        hub._reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await hub._reader
+    with contextlib.suppress(Exception):
+        await hub._pubsub.aclose()  # type: ignore[no-untyped-call]
+    await hub._client.aclose()
+
+
 _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = weakref.WeakKeyDictionary()
 
 
