@@ -18,6 +18,13 @@ from tests.userstream import collect_until, listen_key, next_json, rest, silent_
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+def metric(text: str, name: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    raise AssertionError(f"{name} not in /metrics")
+
+
 def reports(messages: list[Any], order_id: int) -> list[dict[str, Any]]:
     return [m for m in messages if m.get("e") == "executionReport" and m["i"] == order_id]
 
@@ -127,6 +134,12 @@ def test_listen_key_stream_carries_order_events(live_stack: LiveStack) -> None:
                     "bob-sell-1",
                     "0.00400000",
                 )
+                # The web process's metrics count what it sent, how long after the commit.
+                metrics = (await http.get("/metrics")).text
+                sent = 'exchange_userdata_messages_out_total{kind="listen_key"}'
+                assert metric(metrics, sent) >= len(got_a) + len(got_b)
+                assert metric(metrics, "exchange_userdata_commit_to_send_seconds_count") >= 6
+                assert metric(metrics, 'exchange_userdata_sockets{kind="listen_key"}') == 2
 
     asyncio.run(scenario())
     assert_ledger_invariants()

@@ -27,7 +27,7 @@ import orjson
 import structlog
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 from accounts.apikeys import key_authorize, key_header_check, key_lookup
 from accounts.models import ApiKey
@@ -47,6 +47,25 @@ log = structlog.get_logger(__name__)
 OPEN = Gauge("exchange_userdata_sockets", "Open user data sockets", ["kind"])
 SENT = Counter("exchange_userdata_messages_out_total", "User data messages sent", ["kind"])
 DROPPED = Counter("exchange_userdata_slow_closed_total", "Sockets closed for a full send queue")
+COMMIT_TO_SEND = Histogram(
+    "exchange_userdata_commit_to_send_seconds",
+    "From the commit an event reports (its T, else u, else E) to its send on a socket",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+
+
+def _observe_sent(data: bytes) -> None:
+    """Commit-to-send latency of one event (user events are few: one parse each is cheap)."""
+    try:
+        event = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return
+    if isinstance(event, dict) and "event" in event:
+        event = event["event"]
+    origin = event.get("T") or event.get("u") or event.get("E") if isinstance(event, dict) else None
+    if isinstance(origin, int):
+        COMMIT_TO_SEND.observe(max(0.0, (now_ms() - origin) / 1000))
+
 
 CLOSE_SLOW = 4008  # the client did not read fast enough: its queue filled up
 CLOSE_UPSTREAM = 1012  # the hub lost Redis: reconnect
@@ -143,6 +162,7 @@ class _Socket(AsyncWebsocketConsumer):  # type: ignore[misc]
             for frame in self._wrap(data):
                 await self.send(text_data=frame.decode())
                 SENT.labels(self.kind).inc()
+            _observe_sent(data)
 
     async def disconnect(self, code: int) -> None:
         self._closing = True
@@ -385,6 +405,8 @@ class WsApiSocket(_Socket):
             for frame in frames:
                 await self.send(text_data=frame.decode())
                 SENT.labels(self.kind).inc()
+            if frames and data[:1] != b"=":
+                _observe_sent(data)
 
     async def _watch(self) -> None:
         while not self._closing:
