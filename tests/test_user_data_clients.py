@@ -9,6 +9,7 @@ import time
 from decimal import Decimal
 from typing import Any
 
+import ccxt
 import ccxt.pro
 import pytest
 from binance import AsyncClient, BinanceSocketManager
@@ -25,9 +26,7 @@ SYMBOL = "BTC/USDT"
 def pro_client(stack: LiveStack, trader: Trader) -> ccxt.pro.binance:
     """ccxt.pro.binance as the contract's section 8 configures it: every REST family and both
     WebSocket URLs local."""
-    api: dict[str, Any] = {
-        key: f"{stack.base_url}/x/{key}" for key in ccxt.pro.binance().urls["api"]
-    }
+    api: dict[str, Any] = {key: f"{stack.base_url}/x/{key}" for key in ccxt.binance().urls["api"]}
     api |= {
         "public": stack.base_url + "/api/v3",
         "private": stack.base_url + "/api/v3",

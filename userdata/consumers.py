@@ -24,9 +24,11 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
+import redis.exceptions
 import structlog
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.db import DatabaseError
 from prometheus_client import Counter, Gauge, Histogram
 
 from accounts.apikeys import key_authorize, key_header_check, key_lookup
@@ -67,23 +69,42 @@ def _observe_sent(data: bytes) -> None:
         COMMIT_TO_SEND.observe(max(0.0, (now_ms() - origin) / 1000))
 
 
+CLOSE_ERROR = 1011  # Redis or PostgreSQL unavailable: try again
 CLOSE_SLOW = 4008  # the client did not read fast enough: its queue filled up
 CLOSE_UPSTREAM = 1012  # the hub lost Redis: reconnect
 CLOSE_BAD_KEY = 4001  # unknown, expired or closed listen key
 CLOSE_UNAUTHENTICATED = 4401  # /ui/stream without a logged-in user
 CLOSE_TOO_BIG = 1009
 CLOSE_POLICY = 1008
+NO_SUCH_KEY = "This listenKey does not exist."
+UPSTREAM_ERRORS = (
+    redis.exceptions.RedisError, OSError, TimeoutError, ConnectionError, DatabaseError,
+)  # fmt: skip
 MAX_FRAME = 4096  # bytes of one client message; the requests here are small
 MAX_REQUESTS_PER_S = 10
 
 
-async def _key_active(api_key_id: int) -> bool:
+_active_cache: dict[int, tuple[float, bool]] = {}
+
+
+async def _key_active(api_key_id: int, *, fresh: bool = False) -> bool:
+    """Whether the API key (and its user) may still read; the answer is shared by the process's
+    sockets for half of USERDATA_KEY_CHECK_S (one query per key, not per socket)."""
+    now = time.monotonic()
+    hit = _active_cache.get(api_key_id)
+    if not fresh and hit is not None and hit[0] > now:
+        return hit[1]
+
     def query() -> bool:
         return ApiKey.objects.filter(
             pk=api_key_id, enabled=True, can_read=True, user__is_active=True
         ).exists()
 
-    return await db_call(query)
+    active = await db_call(query)
+    if len(_active_cache) > 10_000:
+        _active_cache.clear()
+    _active_cache[api_key_id] = (now + settings.USERDATA_KEY_CHECK_S / 2, active)
+    return active
 
 
 class _Socket(AsyncWebsocketConsumer):  # type: ignore[misc]
@@ -100,8 +121,14 @@ class _Socket(AsyncWebsocketConsumer):  # type: ignore[misc]
         self._channel = user_channel(user_id)
         self._user_id = user_id
         self._tasks: list[asyncio.Task[None]] = []
-        await get_hub().join(self._channel, self)
-        self._joined = True
+        try:
+            await get_hub().join(self._channel, self)
+        except UPSTREAM_ERRORS as exc:
+            log.warning("userdata.subscribe_failed", kind=self.kind, error=str(exc))
+            with contextlib.suppress(*UPSTREAM_ERRORS):
+                await get_hub().leave(self._channel, self)
+            raise errors.dependency_down() from exc
+        self._joined = self._counted = True
         OPEN.labels(self.kind).inc()
         self._tasks.append(asyncio.get_running_loop().create_task(self._send_loop()))
 
@@ -141,6 +168,9 @@ class _Socket(AsyncWebsocketConsumer):  # type: ignore[misc]
             return
         self._closing = True
         if code == CLOSE_SLOW:
+            # Nothing more is sent: a later event after a skipped one would be a gap.
+            for task in self._tasks:
+                task.cancel()
             asyncio.get_running_loop().create_task(self.close(code=code))
             return
         if farewell is not None:
@@ -168,10 +198,13 @@ class _Socket(AsyncWebsocketConsumer):  # type: ignore[misc]
         self._closing = True
         for task in getattr(self, "_tasks", ()):
             task.cancel()
+        if getattr(self, "_counted", False):
+            self._counted = False
+            OPEN.labels(self.kind).dec()
         if getattr(self, "_joined", False):
             self._joined = False
-            OPEN.labels(self.kind).dec()
-            await get_hub().leave(self._channel, self)
+            with contextlib.suppress(*UPSTREAM_ERRORS):
+                await get_hub().leave(self._channel, self)
 
     async def _refuse(self, code: int, error: ApiError | None = None) -> None:
         """Accept only to say why, then close (daphne drops close reasons)."""
@@ -188,14 +221,17 @@ class ListenKeySocket(_Socket):
 
     async def connect(self) -> None:
         listen_key: str = self.scope["url_route"]["kwargs"]["listen_key"]
-        found = await listen_key_get(listen_key)
-        if found is None or not await _key_active(found.api_key_id):
-            await self._refuse(
-                CLOSE_BAD_KEY, ApiError("This listenKey does not exist.", code=-1125)
-            )
+        try:
+            found = await listen_key_get(listen_key)
+            if found is None or not await _key_active(found.api_key_id, fresh=True):
+                await self._refuse(CLOSE_BAD_KEY, ApiError(NO_SUCH_KEY, code=-1125))
+                return
+            self._listen_key = found
+            await self._start(found.user_id)
+        except (*UPSTREAM_ERRORS, ApiError) as exc:
+            down = exc if isinstance(exc, ApiError) else errors.dependency_down()
+            await self._refuse(CLOSE_ERROR, down)
             return
-        self._listen_key = found
-        await self._start(found.user_id)
         await self.accept()
         self._tasks.append(asyncio.get_running_loop().create_task(self._watch()))
 
@@ -232,7 +268,11 @@ class UiSocket(_Socket):
         if user is None or not user.is_authenticated or not user.is_active:
             await self._refuse(CLOSE_UNAUTHENTICATED)
             return
-        await self._start(user.pk)
+        try:
+            await self._start(user.pk)
+        except ApiError as exc:
+            await self._refuse(CLOSE_ERROR, exc)
+            return
         await self.accept()
         # Subscribed: every event committed from now on follows; a UI fetches its snapshot
         # after this message to miss nothing.
@@ -254,6 +294,7 @@ class WsApiSocket(_Socket):
         self._window_start = time.monotonic()
         self._window_count = 0
         self._started = False
+        self._watching = False
         self._closing = False
         await self.accept()
 
@@ -298,6 +339,10 @@ class WsApiSocket(_Socket):
             result = await self._dispatch(method, params)
         except ApiError as exc:
             await self._reply(rid, exc.http_status, exc)
+            return
+        except UPSTREAM_ERRORS:
+            log.warning("userdata.ws_api_dependency_down", exc_info=True)
+            await self._reply(rid, 503, errors.dependency_down())
             return
         await self.send(text_data=json.dumps({"id": rid, "status": 200, "result": result}))
 
@@ -346,7 +391,8 @@ class WsApiSocket(_Socket):
         sid = self._next_id
         self._next_id += 1
         self._subscriptions[sid] = (key.user_id, key.id)
-        if len(self._subscriptions) == 1:
+        if not self._watching:
+            self._watching = True
             self._tasks.append(asyncio.get_running_loop().create_task(self._watch()))
         return {"subscriptionId": sid}
 

@@ -286,5 +286,12 @@ def limit(default: int, maximum: int) -> Param:
     )
 
 
-START_TIME = Param("startTime", Kind.INT, description="Inclusive, ms since the epoch.")
-END_TIME = Param("endTime", Kind.INT, description="Inclusive, ms since the epoch.")
+# The last millisecond whose successor is still a datetime (the range queries add one): later
+# values are -1100, not an overflow (500) in the selectors.
+TIME_MS_MAX = 253_402_300_799_998
+START_TIME = Param(
+    "startTime", Kind.INT, maximum=TIME_MS_MAX, description="Inclusive, ms since the epoch."
+)
+END_TIME = Param(
+    "endTime", Kind.INT, maximum=TIME_MS_MAX, description="Inclusive, ms since the epoch."
+)
