@@ -25,7 +25,9 @@ from django.utils import timezone
 from prometheus_client import Gauge, Histogram
 
 from exchange_site.errors import InsufficientFunds
+from userdata.publish import publish_quietly
 
+from .balance_events import balances_announce
 from .fees import trade_legs
 from .holds import order_release_legs
 from .models import LedgerAccount
@@ -299,6 +301,16 @@ def market_settle_batch(
              "{" + ",".join("t" if h in release else "f" for h in hold_ids) + "}",
              now, _ints(t[0] for t in trades), new_released, market_id],
         )  # fmt: skip
+    changed = {
+        (leg.user_id, leg.asset_id)
+        for key, legs in zip(keys, legs_of, strict=True)
+        if key in applied
+        for leg in legs
+        if leg.user_id is not None
+    }
+    if changed:
+        # Committed: the positions of every user whose balances moved, one event per user.
+        publish_quietly(balances_announce, pairs=changed, at_ms=time.time_ns() // 1_000_000)
     for t in trades:
         SETTLEMENT_LAG.observe((now - t[11]).total_seconds())
     # Trades by seq (the matcher's batch log names the seqs of a request's trades) and the

@@ -42,6 +42,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from clearing.fees import trade_fees
 from clearing.holds import order_holds_original
+from exchange_site.binance import times
 from marketdata.depthstore import depth_queue, depth_write
 from matching.engine import (
     AmendRejected,
@@ -63,6 +64,7 @@ from matching.engine import (
     StopTriggered,
     TradeExecuted,
 )
+from matching.execution_reports import MarketUnits, execution_reports
 from matching.models import MarketEngineState
 from matching.stream import (
     GROUP,
@@ -84,6 +86,7 @@ from orders.verdicts import (
     placed_verdict_encode,
     verdict_key,
 )
+from userdata.publish import listening_users, user_events_publish
 
 log = structlog.get_logger(__name__)
 
@@ -253,6 +256,11 @@ class _Batch:
     # what after_commit publishes: verdicts with fills, trade and execution events).
     committed_at: datetime | None = None
     trade_ids: dict[tuple[int, int], int] = field(default_factory=dict)
+    # For the user data streams (matching.execution_reports): each applied command's events as
+    # (market id, events), the adapter's own rejections (market id, order id, seq) and each
+    # trade's (buyer fee, seller fee) by (market id, seq).
+    event_lists: list[tuple[int, list[Any]]] = field(default_factory=list)
+    rejects: list[tuple[int, int, int]] = field(default_factory=list)
 
     def delta(self, order_id: int) -> _OrderDelta:
         d = self.deltas.get(order_id)
@@ -825,6 +833,7 @@ class Matcher:
         engine_s = 0.0
         collect = self._collect
         touched, last_ids, rids, counts = batch.touched, batch.last_ids, batch.rids, batch.counts
+        event_lists = batch.event_lists
         for ctx, entry_id, cmd, rid, request in decoded:
             mid = ctx.mid
             if mid not in touched:
@@ -862,6 +871,7 @@ class Matcher:
             engine_s += clock() - t0
             counts[mid] = counts.get(mid, 0) + 1
             collect(batch, ctx, events)
+            event_lists.append((mid, events))
         batch.commands = sum(counts.values())
         batch.engine_s = engine_s
         return batch
@@ -1188,6 +1198,7 @@ class Matcher:
         BATCH_SIZE.observe(batch.commands)
         if batch.commands:
             MATCH_LATENCY.observe(batch.engine_s / batch.commands)
+        self._publish_user_events(batch)
         if batch.settle:
             from clearing.tasks import settle_market_enqueue
 
@@ -1219,6 +1230,63 @@ class Matcher:
                     d.reject_reason, ms, fills[oid],
                 )
             )  # fmt: skip
+
+    def _publish_user_events(self, batch: _Batch) -> None:
+        """executionReports of the committed batch for the owners with an open user data
+        stream (one PUBSUB NUMSUB; for listeners one query of the orders' fields). Never
+        raises: the batch is committed, a lost event must not fail the matcher."""
+        if not batch.event_lists and not batch.rejects:
+            return
+        try:
+            owners: set[int] = set()
+            for _, events in batch.event_lists:
+                for ev in events:
+                    if type(ev) is TradeExecuted:
+                        owners.add(ev.maker_owner_id)
+                        owners.add(ev.taker_owner_id)
+                    else:
+                        owner = getattr(ev, "owner_id", None)
+                        if owner is not None:
+                            owners.add(owner)
+            if batch.rejects:
+                owners.update(
+                    Order.objects.filter(pk__in=[r[1] for r in batch.rejects]).values_list(
+                        "user_id", flat=True
+                    )
+                )
+            listening = listening_users(self.redis, owners)
+            if not listening:
+                return
+            units = {
+                mid: MarketUnits(
+                    ctx.market.symbol,
+                    ctx.tick,
+                    ctx.step,
+                    ctx.market.base.code,
+                    ctx.market.quote.code,
+                    ctx.market.base.precision,
+                    ctx.market.quote.precision,
+                )
+                for mid, ctx in batch.touched.items()
+            }
+            committed = batch.committed_at or timezone.now()
+            reports = execution_reports(
+                commands=batch.event_lists, rejects=batch.rejects, units=units,
+                fees={
+                    (ctx.mid, ev.seq): fee
+                    for (ctx, ev, _), fee in zip(batch.trades, batch.fees, strict=True)
+                },
+                trade_ids=batch.trade_ids,
+                deltas={oid: (d.exec_lots, d.quote_units) for oid, d in batch.deltas.items()},
+                listening=listening, committed_ms=times.to_ms(committed),
+                event_ms=times.now_ms(),
+            )  # fmt: skip
+            user_events_publish(self.redis, reports)
+        except Exception:
+            log.warning("matcher.user_events_failed", exc_info=True)
+            with contextlib.suppress(Exception):
+                if connection.needs_rollback or not connection.is_usable():
+                    connection.close()
 
     def _observe_prices(self, batch: _Batch) -> None:
         """The circuit breaker's input (orders.breaker): this batch's trade prices per market."""
@@ -1321,3 +1389,4 @@ def _reject(batch: _Batch, ctx: _MarketCtx, order_id: int, reason: str) -> None:
     d.is_working = False
     batch.settle.add(ctx.mid)
     batch.touched.setdefault(ctx.mid, ctx)
+    batch.rejects.append((ctx.mid, order_id, d.done_seq))

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "matching",
     "admin_rbac",
     "marketdata",
+    "userdata",
 ]
 
 MIDDLEWARE = [

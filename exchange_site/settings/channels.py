@@ -16,4 +16,11 @@ CHANNEL_LAYERS = {
 
 # WebSocket routes (exchange_site/routing.py): the `websocket_urlpatterns` of each of these
 # modules, in order; the Channels counterpart of ROOT_URLCONF's includes.
-WEBSOCKET_URLCONFS = ["marketdata.routing"]
+WEBSOCKET_URLCONFS = ["userdata.routing", "marketdata.routing"]
+
+# User data streams (userdata/): listen keys live this long without a keepalive; a socket's
+# send queue holds this many messages before the socket is closed as too slow; open streams
+# re-check their key (disabled, expired) this often, besides the immediate control messages.
+USERDATA_LISTEN_KEY_TTL_S = env("USERDATA_LISTEN_KEY_TTL_S", 3600, cast=int)
+USERDATA_QUEUE_MAX = env("USERDATA_QUEUE_MAX", 1000, cast=int)
+USERDATA_KEY_CHECK_S = env("USERDATA_KEY_CHECK_S", 10.0, cast=float)
