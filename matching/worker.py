@@ -42,6 +42,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from clearing.models import Hold
 from exchange_site.money import quantize_up
 from marketdata.depthstore import depth_queue, depth_write
+from marketdata.feedbus import market_channel
 from matching.engine import (
     AmendRejected,
     BookSnapshot,
@@ -1119,25 +1120,30 @@ class Matcher:
             keys = [verdict_key(rid) for rid in batch.rids]
             pipe.eval(_VERDICTS, len(keys), *keys, VERDICT_TTL_S, *batch.rids.values())
         full: list[_MarketCtx] = []
-        for ctx in batch.touched.values():
+        committed = batch.committed_at.timestamp() if batch.committed_at else time.time()
+        trades = self._public_trades(batch)
+        for mid, ctx in batch.touched.items():
+            # One message per market and batch (marketdata.live reads it): the depth diff with
+            # its update ids, then the trades, in engine order, with the commit time.
+            message: dict[str, Any] = {"c": committed}
             if ctx.full_depth:
-                full.append(ctx)
-                continue
-            changes = ctx.book.take_depth_changes()
-            if changes is None:
-                continue
-            symbol = ctx.market.symbol
-            depth_queue(
-                pipe, symbol=symbol, update_id=changes.last_update_id, bids=changes.bids,
-                asks=changes.asks, last_price_ticks=ctx.book.last_trade_price_ticks,
-            )  # fmt: skip
-            pipe.publish(
-                f"md:{symbol}",
-                orjson.dumps({
-                    "e": "depth", "U": changes.first_update_id, "u": changes.last_update_id,
-                    "b": list(changes.bids.items()), "a": list(changes.asks.items()),
-                }),
-            )  # fmt: skip
+                full.append(ctx)  # rewritten whole below, not published: subscribers resync
+            else:
+                changes = ctx.book.take_depth_changes()
+                if changes is not None:
+                    depth_queue(
+                        pipe, symbol=ctx.market.symbol, update_id=changes.last_update_id,
+                        bids=changes.bids, asks=changes.asks,
+                        last_price_ticks=ctx.book.last_trade_price_ticks,
+                    )  # fmt: skip
+                    message["U"] = changes.first_update_id
+                    message["u"] = changes.last_update_id
+                    message["b"] = list(changes.bids.items())
+                    message["a"] = list(changes.asks.items())
+            if mid in trades:
+                message["t"] = trades[mid]
+            if len(message) > 1:
+                pipe.publish(market_channel(ctx.market.symbol), orjson.dumps(message))
         try:
             pipe.execute()
             for ctx in full:
@@ -1156,6 +1162,11 @@ class Matcher:
         BATCH_SIZE.observe(batch.commands)
         if batch.commands:
             MATCH_LATENCY.observe(batch.engine_s / batch.commands)
+        if batch.trades:
+            from marketdata.tasks import candles_roll_enqueue
+
+            for mid in {ctx.mid for ctx, _, _ in batch.trades}:
+                candles_roll_enqueue(mid, self.redis)
         if batch.settle:
             from clearing.tasks import settle_market_enqueue
 
@@ -1165,6 +1176,18 @@ class Matcher:
             self._observe_prices(batch)
         if batch.reload:
             self._reload([batch.touched[mid] for mid in batch.reload])
+
+    @staticmethod
+    def _public_trades(batch: _Batch) -> dict[int, list[list[int | bool]]]:
+        """Per market: [trade id, price ticks, qty lots, buyer is maker] in engine order."""
+        out: dict[int, list[list[int | bool]]] = {}
+        for ctx, ev, _ in batch.trades:
+            tid = batch.trade_ids.get((ctx.mid, ev.seq))
+            if tid is not None:
+                out.setdefault(ctx.mid, []).append(
+                    [tid, ev.price_ticks, ev.qty_lots, ev.taker_side != Side.BUY]
+                )
+        return out
 
     def _observe_prices(self, batch: _Batch) -> None:
         """The circuit breaker's input (orders.breaker): this batch's trade prices per market."""

@@ -77,10 +77,18 @@ class Proc:
 # --------------------------------------------------------------------------- command lines
 
 
+# Server pings every 20 s of client silence, a close after 60 s without a pong (Binance's
+# rule); incoming WebSocket messages above 64 KiB are refused (close 1009). The Procfile too.
+DAPHNE_WS_OPTIONS = (
+    "--ping-interval", "20", "--ping-timeout", "60",
+    "--websocket-max-message-size", "65536", "--websocket-max-frame-size", "65536",
+)  # fmt: skip
+
+
 def web_argv(port: int) -> list[str]:
     """daphne serving what the Procfile serves."""
     app = "exchange_site.asgi:application"
-    return [str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), app]
+    return [str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), *DAPHNE_WS_OPTIONS, app]
 
 
 def matcher_argv(symbols: Sequence[str], *options: str) -> list[str]:

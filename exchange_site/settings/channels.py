@@ -17,3 +17,7 @@ CHANNEL_LAYERS = {
 # WebSocket routes (exchange_site/routing.py): the `websocket_urlpatterns` of each of these
 # modules, in order; the Channels counterpart of ROOT_URLCONF's includes.
 WEBSOCKET_URLCONFS = ["marketdata.routing"]
+
+# Market streams (marketdata.live): frames a connection may have waiting before it is closed
+# as too slow (it must resynchronise rather than be fed a gap).
+WS_QUEUE_LIMIT = env("WS_QUEUE_LIMIT", 1000, cast=int)
