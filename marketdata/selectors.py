@@ -388,9 +388,14 @@ def kline_list(
     Candles without trades are filled as Binance does (open = high = low = close = the previous
     close, zero volume), so "the most recent `limit` candles" is the same on a quiet market;
     candles before the market's first trade are omitted. Trades newer than the roll-up's
-    cursor (it runs right after each matcher batch) are not in them yet.
+    cursor (it runs right after each matcher batch) are added from the trade table: at most
+    PENDING_TRADES_MAX of them, so the answer is current without ever scanning the history.
     """
+    pending = _trades_after_cursor(market_id)
     first = _first_candle_ms(market_id, interval)
+    if pending:
+        first_pending = kline_bucket(interval, pending[0][1])
+        first = first_pending if first is None else min(first, first_pending)
     if first is None:
         return []
     lo, hi = kline_window(
@@ -401,6 +406,13 @@ def kline_list(
         return []
     filled = {k.open_time_ms: k for k in _kline_rows(market_id, interval, lo, hi)}
     close = _close_before(market_id, interval, lo)
+    for _, ms, price, qty, quote, buyer_maker in pending:
+        open_ms = kline_bucket(interval, ms)
+        if open_ms < lo:
+            close = price  # newer than every candle: the latest close before lo
+        elif open_ms < hi:
+            filled[open_ms] = _kline_add(filled.get(open_ms), interval, open_ms, price, qty,
+                                         quote, buyer_maker)  # fmt: skip
     result = []
     open_ms = lo
     while open_ms < hi:
@@ -415,6 +427,47 @@ def kline_list(
             )
         open_ms = next_ms
     return result
+
+
+# Trades the roll-up has not reached yet (it runs right after each matcher batch, so these are
+# the last moments' trades): at most this many are merged into a klines answer.
+PENDING_TRADES_MAX = 1000
+
+
+def _trades_after_cursor(market_id: int) -> list[tuple[int, int, Decimal, Decimal, Decimal, bool]]:
+    """(id, time ms, price, qty, quote qty, buyer is maker) of the market's trades after the
+    candle cursor, oldest first; bounded, never the history."""
+    from marketdata.models import CandleCursor
+
+    cursor = (
+        CandleCursor.objects.filter(market_id=market_id)
+        .values_list("last_trade_id", flat=True)
+        .first()
+    )
+    rows = (
+        Trade.objects.filter(market_id=market_id, id__gt=cursor or 0)
+        .order_by("id")
+        .values_list("id", "created_at", "price", "qty", "quote_qty", "is_buyer_maker")[
+            :PENDING_TRADES_MAX
+        ]
+    )
+    return [(r[0], to_ms(r[1]), r[2], r[3], r[4], r[5]) for r in rows]
+
+
+def _kline_add(
+    k: Kline | None, interval: str, open_ms: int, price: Decimal, qty: Decimal, quote: Decimal,
+    buyer_maker: bool,
+) -> Kline:  # fmt: skip
+    taker_qty, taker_quote = (ZERO, ZERO) if buyer_maker else (qty, quote)
+    if k is None:
+        close_ms = kline_shift(interval, open_ms, 1) - 1
+        return Kline(open_ms, close_ms, price, price, price, price, qty, quote, 1, taker_qty,
+                     taker_quote)  # fmt: skip
+    return Kline(
+        k.open_time_ms, k.close_time_ms, k.open, max(k.high, price), min(k.low, price), price,
+        k.volume + qty, k.quote_volume + quote, k.count + 1, k.taker_buy_volume + taker_qty,
+        k.taker_buy_quote_volume + taker_quote,
+    )  # fmt: skip
 
 
 def _kline_rows(market_id: int, interval: str, lo_ms: int, hi_ms: int) -> list[Kline]:

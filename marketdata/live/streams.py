@@ -116,7 +116,8 @@ def stream_parse(name: str) -> StreamName | None:
         return None
     symbol, kind = parts[0].upper(), parts[1]
     speed = parts[2] if len(parts) == 3 else None
-    window = {None: 1000, "1000ms": 1000, "100ms": 100}.get(speed, 0)
+    # "@0ms" is python-binance's spelling of the fastest diff stream.
+    window = {None: 1000, "1000ms": 1000, "100ms": 100, "0ms": 100}.get(speed, 0)
     if kind == "depth" and window:
         return StreamName(symbol, "depth", window_ms=window)
     if kind.startswith("depth") and kind[5:] in ("5", "10", "20") and window:
@@ -130,7 +131,9 @@ def stream_parse(name: str) -> StreamName | None:
     return None
 
 
-ALL_TICKERS = ("!ticker@arr", "!miniTicker@arr")
+ALL_TICKERS = ("!ticker@arr", "!miniTicker@arr", "!miniTicker@arr@1000ms")
+# Suffixes naming the 1000 ms and the 100 ms diff windows ("@0ms": python-binance's fastest).
+_SPEEDS = {1000: ("", "@1000ms"), 100: ("@100ms", "@0ms")}
 
 
 # Rendering ---------------------------------------------------------------------------------
@@ -255,7 +258,7 @@ class MarketFeed:
         self.ticker_dirty = True
         loop = asyncio.get_running_loop()
         for window_ms in (1000, 100):
-            if not self.hub.subscribers(self._depth_name(window_ms)):
+            if not self._wanted(self._depth_names(window_ms)):
                 continue
             w = self.windows.get(window_ms)
             if w is None:
@@ -269,17 +272,20 @@ class MarketFeed:
         for window_ms in (1000, 100):
             if window_ms in self.partial_due:
                 continue
-            if any(self.hub.subscribers(self._partial_name(n, window_ms)) for n in PARTIAL_LEVELS):
+            if any(self._wanted(self._partial_names(n, window_ms)) for n in PARTIAL_LEVELS):
                 self.partial_due[window_ms] = loop.call_later(
                     window_ms / 1000, self._partial_start, window_ms
                 )
 
-    def _depth_name(self, window_ms: int) -> str:
-        return f"{self.lower}@depth" if window_ms == 1000 else f"{self.lower}@depth@100ms"
+    def _depth_names(self, window_ms: int) -> tuple[str, ...]:
+        """The names of one diff stream (clients spell the speeds differently)."""
+        return tuple(f"{self.lower}@depth{suffix}" for suffix in _SPEEDS[window_ms])
 
-    def _partial_name(self, levels: int, window_ms: int) -> str:
-        base = f"{self.lower}@depth{levels}"
-        return base if window_ms == 1000 else base + "@100ms"
+    def _partial_names(self, levels: int, window_ms: int) -> tuple[str, ...]:
+        return tuple(f"{self.lower}@depth{levels}{suffix}" for suffix in _SPEEDS[window_ms])
+
+    def _wanted(self, names: tuple[str, ...]) -> bool:
+        return any(self.hub.subscribers(n) for n in names)
 
     def _resync(self) -> None:
         """An update id gap: nobody may apply the next diff; close the diff subscribers."""
@@ -288,7 +294,8 @@ class MarketFeed:
             w = self.windows.pop(window_ms, None)
             if w is not None and w.handle is not None:
                 w.handle.cancel()
-            self.hub.close_stream(self._depth_name(window_ms), CLOSE_SLOW)
+            for name in self._depth_names(window_ms):
+                self.hub.close_stream(name, CLOSE_SLOW)
 
     def _flush_depth(self, window_ms: int) -> None:
         w = self.windows.pop(window_ms, None)
@@ -300,7 +307,10 @@ class MarketFeed:
             "b": [[info.price(p), info.qty(q)] for p, q in sorted(w.bids.items(), reverse=True)],
             "a": [[info.price(p), info.qty(q)] for p, q in sorted(w.asks.items())],
         }  # fmt: skip
-        self.hub.publish(Frame(self._depth_name(window_ms), _dumps(event), w.origin))
+        raw = _dumps(event)
+        for name in self._depth_names(window_ms):
+            if self.hub.subscribers(name):
+                self.hub.publish(Frame(name, raw, w.origin))
 
     def _partial_start(self, window_ms: int) -> None:
         asyncio.get_running_loop().create_task(self._partial(window_ms))
@@ -314,15 +324,16 @@ class MarketFeed:
             self.partial_due.pop(window_ms, None)
         info = self.info
         for levels in PARTIAL_LEVELS:
-            name = self._partial_name(levels, window_ms)
-            if not self.hub.subscribers(name):
+            names = [n for n in self._partial_names(levels, window_ms) if self.hub.subscribers(n)]
+            if not names:
                 continue
-            body = {
+            body = _dumps({
                 "lastUpdateId": snap.update_id,
                 "bids": [[info.price(p), info.qty(q)] for p, q in snap.bids[:levels]],
                 "asks": [[info.price(p), info.qty(q)] for p, q in snap.asks[:levels]],
-            }
-            self.hub.publish(Frame(name, _dumps(body)))
+            })  # fmt: skip
+            for name in names:
+                self.hub.publish(Frame(name, body))
 
     def _trades(self, trades: list[list[Any]], origin: float | None) -> None:
         self.ticker_dirty = True
@@ -460,13 +471,14 @@ class AllTickersFeed:
             ]  # fmt: skip
             self.last.update({s: pair[0] for s, pair in events.items()})
             if changed:
-                self.hub.publish(Frame(ALL_TICKERS[0], _dumps([f for f, _ in changed])))
-                self.hub.publish(Frame(ALL_TICKERS[1], _dumps([m for _, m in changed])))
+                full, mini = _dumps([f for f, _ in changed]), _dumps([m for _, m in changed])
+                for name in ALL_TICKERS:
+                    self.hub.publish(Frame(name, full if name.startswith("!ticker") else mini))
 
     async def on_subscribe(self, sub: Subscriber, stream: str) -> None:
         events = await self._compute()
         self.last.update({s: pair[0] for s, pair in events.items()})
-        index = 0 if stream == ALL_TICKERS[0] else 1
+        index = 0 if stream.startswith("!ticker") else 1
         sub.push(Frame(stream, _dumps([pair[index] for pair in events.values()])))
 
 
