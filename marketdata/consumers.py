@@ -24,9 +24,10 @@ from urllib.parse import parse_qs
 
 import orjson
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 
-from marketdata.live import CLOSE_POLICY, Subscriber, UnknownStream, get_hub
-from marketdata.live.metrics import CONNECTIONS, REJECTED
+from marketdata.live import CLOSE_POLICY, CLOSE_SLOW, Subscriber, UnknownStream, get_hub
+from marketdata.live.metrics import CONNECTIONS, DROPPED, REJECTED
 
 MAX_STREAMS = 1024
 MAX_MESSAGES_PER_S = 5
@@ -107,6 +108,13 @@ class MarketStreamConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                 if sub.closed is not None:
                     with contextlib.suppress(Exception):
                         await self.close(sub.closed)
+                    return
+                if _outbound_bytes(self.base_send) > settings.WS_SEND_BUFFER_LIMIT:
+                    # The client does not read: close it (it resyncs) rather than buffer more.
+                    DROPPED.inc()
+                    sub.close(CLOSE_SLOW)
+                    with contextlib.suppress(Exception):
+                        await self.close(CLOSE_SLOW)
                     return
                 for text in frames:
                     await self.send(text_data=text)
@@ -194,6 +202,21 @@ class MarketStreamConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         sub.push(orjson.dumps({"result": None, "id": req_id}).decode())
         for name in names:
             await hub.welcome(sub, name)
+
+
+def _outbound_bytes(send: Any) -> int:
+    """Bytes daphne holds for this socket that the kernel has not taken: daphne accepts every
+    send at once and buffers it in the Twisted transport, so a client that stops reading only
+    shows there. daphne's `send` is partial(server.handle_reply, protocol); anything else
+    (another server, the test communicator) reports 0."""
+    protocol = (getattr(send, "args", None) or (None,))[0]
+    transport = getattr(protocol, "transport", None)
+    try:
+        return (
+            len(transport.dataBuffer) - int(transport.offset) + int(transport._tempDataLen)  # type: ignore[union-attr]
+        )
+    except (AttributeError, TypeError):
+        return 0
 
 
 def _valid_id(value: Any) -> bool:

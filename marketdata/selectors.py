@@ -526,36 +526,27 @@ def kline_payload(
 
 
 def candle_current(*, market_id: int, interval: str, now_ms: int) -> dict[str, Any] | None:
-    """The open candle of the interval now as a kline event's `k` object (symbol added by the
-    caller): the stored one, or an empty one at the last close; None before the first trade."""
-    row = (
-        _candles()
-        .filter(market_id=market_id, interval=interval)
-        .order_by("-open_time")
-        .values_list(
-            "interval",
-            "open_time",
-            "open",
-            "high",
-            "low",
-            "close",
-            "volume",
-            "quote_volume",
-            "count",
-            "taker_buy_volume",
-            "taker_buy_quote_volume",
-            "first_trade_id",
-            "last_trade_id",
-        )
-        .first()
-    )
-    if row is None:
+    """The open candle of the interval now, as a kline event's `k` object (symbol added by the
+    caller): what /klines answers for it (trades after the roll-up's cursor included; an empty
+    candle at the last close when nothing traded yet); None before the market's first trade."""
+    rows = kline_list(
+        market_id=market_id, interval=interval, start_ms=None, end_ms=None, limit=1,
+        now_ms=now_ms,
+    )  # fmt: skip
+    if not rows:
         return None
+    k = rows[-1]
+    ids = (
+        _candles()
+        .filter(market_id=market_id, interval=interval, open_time=k.open_time_ms)
+        .values_list("first_trade_id", "last_trade_id")
+        .first()
+    ) or (-1, -1)
     market = Market.objects.select_related("base", "quote").get(pk=market_id)
-    bucket = kline_bucket(interval, now_ms)
-    if row[1] != bucket:
-        close = row[5]
-        row = (interval, bucket, close, close, close, close, ZERO, ZERO, 0, ZERO, ZERO, -1, -1)
+    row = (
+        interval, k.open_time_ms, k.open, k.high, k.low, k.close, k.volume, k.quote_volume,
+        k.count, k.taker_buy_volume, k.taker_buy_quote_volume, *ids,
+    )  # fmt: skip
     return kline_payload(
         row, base_precision=market.base.precision, quote_precision=market.quote.precision,
         now_ms=now_ms,

@@ -219,3 +219,82 @@ def test_trade_and_agg_trade_events(live_stack: LiveStack) -> None:
     assert trade["T"] == rest[0]["time"]
     assert trade["m"] is False and rest[0]["isBuyerMaker"] is False
     assert_ledger_invariants()
+
+
+def test_ticker_kline_and_partial_depth_streams_and_metrics(live_stack: LiveStack) -> None:
+    stack = live_stack
+
+    def place(user: Any, side: str, qty: str, price: int = 50000) -> None:
+        order_place(
+            user_id=user.id, symbol="BTCUSDT", side=side, type="LIMIT", time_in_force="GTC",
+            price=Decimal(price), quantity=Decimal(qty),
+        )  # fmt: skip
+
+    place(stack.alice.user, "SELL", "0.01")
+    place(stack.bob.user, "BUY", "0.004")
+    deadline = time.monotonic() + 10
+    while not httpx.get(stack.base_url + "/api/v3/trades", params={"symbol": "BTCUSDT"}).json():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    names = [
+        "btcusdt@ticker", "btcusdt@miniTicker", "!miniTicker@arr", "btcusdt@kline_1m",
+        "btcusdt@depth5@100ms",
+    ]  # fmt: skip
+    with connect(ws_url(stack, "/stream?streams=" + "/".join(names))) as ws:
+        # The current state of the tickers and the open candle, at once.
+        first: dict[str, Any] = {}
+        while len(first) < 4:
+            msg = recv_json(ws)
+            first[msg["stream"]] = msg["data"]
+        rest = httpx.get(stack.base_url + "/api/v3/ticker/24hr", params={"symbol": "BTCUSDT"})
+        t = rest.json()
+        ticker = first["btcusdt@ticker"]
+        assert ticker["e"] == "24hrTicker" and ticker["s"] == "BTCUSDT"
+        assert (ticker["c"], ticker["v"], ticker["n"], ticker["F"], ticker["L"]) == (
+            t["lastPrice"],
+            t["volume"],
+            t["count"],
+            t["firstId"],
+            t["lastId"],
+        )
+        assert (ticker["a"], ticker["A"]) == (t["askPrice"], t["askQty"]) == (
+            "50000.00000000", "0.00600000"
+        )  # fmt: skip
+        mini = first["btcusdt@miniTicker"]
+        assert mini["e"] == "24hrMiniTicker" and mini["c"] == "50000.00000000"
+        assert [m["s"] for m in first["!miniTicker@arr"]] == ["BTCUSDT"]
+        kline = first["btcusdt@kline_1m"]
+        k = kline["k"]
+        assert kline["e"] == "kline" and k["i"] == "1m" and k["s"] == "BTCUSDT"
+        rest_k = httpx.get(
+            stack.base_url + "/api/v3/klines",
+            params={"symbol": "BTCUSDT", "interval": "1m", "limit": 1},
+        ).json()[-1]
+        assert [k["t"], k["o"], k["h"], k["l"], k["c"], k["v"], k["T"], k["q"], k["n"]] == (
+            rest_k[:9]
+        )
+        # Another trade: the open candle, the tickers and the top of the book follow.
+        place(stack.bob.user, "BUY", "0.002")
+        seen: dict[str, Any] = {}
+        deadline = time.monotonic() + 10
+        while not {"btcusdt@ticker", "btcusdt@kline_1m", "btcusdt@depth5@100ms"} <= set(seen):
+            msg = recv_json(ws, timeout=max(0.1, deadline - time.monotonic()))
+            seen[msg["stream"]] = msg["data"]
+        assert seen["btcusdt@ticker"]["n"] == 2
+        assert seen["btcusdt@ticker"]["v"] == "0.00600000"
+        k2 = seen["btcusdt@kline_1m"]["k"]
+        assert k2["n"] == (2 if k2["t"] == k["t"] else 1)
+        partial = seen["btcusdt@depth5@100ms"]
+        assert partial["asks"] == [["50000.00000000", "0.00400000"]] and partial["bids"] == []
+        assert partial["lastUpdateId"] <= rest_depth(stack)["lastUpdateId"]
+        metrics = httpx.get(stack.base_url + "/metrics").text
+    lines = {
+        line.split(" ")[0]: float(line.split(" ")[1])
+        for line in metrics.splitlines()
+        if line.startswith("exchange_ws_") and " " in line
+    }
+    assert lines["exchange_ws_connections"] == 1
+    assert lines["exchange_ws_subscriptions"] == len(names)
+    assert lines["exchange_ws_messages_out_total"] >= 7
+    assert lines["exchange_ws_commit_to_send_seconds_count"] >= 2  # the kline, the depth5
+    assert_ledger_invariants()

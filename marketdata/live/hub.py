@@ -28,7 +28,7 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -188,6 +188,8 @@ class Hub:
         self._feeds: dict[str, Feed] = {}  # channel -> feed
         self._confirm: dict[str, asyncio.Future[None]] = {}  # channel -> SUBSCRIBE confirmed
         self._pubsub: Any = None
+        self._client: aioredis.Redis | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
         self._reader: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._control = f"hub:{id(self)}"  # a private channel: the connection stays subscribed
@@ -252,7 +254,13 @@ class Hub:
             self._remove(sub, stream)
         sub.close(1000)
         if self._reader is not None:
-            asyncio.get_running_loop().create_task(self._prune_locked())
+            self.spawn(self._prune_locked())
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run `coro` in the background, holding a reference until it ends."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def streams_of(self, channel: str) -> set[str]:
         return self._channel_streams.get(channel, set())
@@ -269,6 +277,19 @@ class Hub:
         """Drop every subscriber of `stream` (they must resynchronise)."""
         for sub in tuple(self._subs.get(stream, ())):
             sub.close(code)
+
+    async def aclose(self) -> None:
+        """Stop reading and close the Redis connection (tests; daphne never stops a hub)."""
+        for feed in self._feeds.values():
+            feed.stop()
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(BaseException):
+                await self._reader
+        if self._pubsub is not None:
+            await self._pubsub.aclose()
+        if self._client is not None:
+            await self._client.aclose()
 
     # ---------------------------------------------------------------- internals
 
@@ -304,7 +325,8 @@ class Hub:
 
     async def _redis_subscribe(self, channel: str) -> None:
         if self._reader is None or self._reader.done():
-            self._pubsub = aioredis.Redis.from_url(self.redis_url).pubsub()
+            self._client = aioredis.Redis.from_url(self.redis_url)
+            self._pubsub = self._client.pubsub()
             await self._pubsub.subscribe(self._control)
             self._reader = asyncio.get_running_loop().create_task(self._read(self._pubsub))
         confirmed: asyncio.Future[None] = asyncio.get_running_loop().create_future()

@@ -27,6 +27,7 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
+import structlog
 
 from exchange_site.binance.db import db_call
 from exchange_site.binance.render import Amounts
@@ -39,6 +40,8 @@ from orders.models import Market
 
 from .hub import CLOSE_SLOW, Frame, Hub, StreamSpec, Subscriber
 from .metrics import GAPS
+
+log = structlog.get_logger(__name__)
 
 DAY_MS = 86_400_000
 TICKER_EVERY_S = 1.0
@@ -274,7 +277,7 @@ class MarketFeed:
                 continue
             if any(self._wanted(self._partial_names(n, window_ms)) for n in PARTIAL_LEVELS):
                 self.partial_due[window_ms] = loop.call_later(
-                    window_ms / 1000, self._partial_start, window_ms
+                    window_ms / 1000, self._partial_start, window_ms, origin
                 )
 
     def _depth_names(self, window_ms: int) -> tuple[str, ...]:
@@ -312,10 +315,10 @@ class MarketFeed:
             if self.hub.subscribers(name):
                 self.hub.publish(Frame(name, raw, w.origin))
 
-    def _partial_start(self, window_ms: int) -> None:
-        asyncio.get_running_loop().create_task(self._partial(window_ms))
+    def _partial_start(self, window_ms: int, origin: float | None) -> None:
+        self.hub.spawn(self._partial(window_ms, origin))
 
-    async def _partial(self, window_ms: int) -> None:
+    async def _partial(self, window_ms: int, origin: float | None) -> None:
         from exchange_site.redis import get_async_redis
 
         try:
@@ -333,7 +336,7 @@ class MarketFeed:
                 "asks": [[info.price(p), info.qty(q)] for p, q in snap.asks[:levels]],
             })  # fmt: skip
             for name in names:
-                self.hub.publish(Frame(name, body))
+                self.hub.publish(Frame(name, body, origin))
 
     def _trades(self, trades: list[list[Any]], origin: float | None) -> None:
         self.ticker_dirty = True
@@ -382,7 +385,11 @@ class MarketFeed:
             if not (self.ticker_dirty or stale):
                 continue
             previous = self.ticker_last
-            full, mini = await self._ticker_compute()
+            try:
+                full, mini = await self._ticker_compute()
+            except Exception as exc:  # a database hiccup: try again next second
+                log.warning("live.ticker_failed", symbol=self.info.symbol, error=str(exc))
+                continue
             if previous is not None and _same(previous[0], full):
                 continue
             self.hub.publish(Frame(f"{self.lower}@ticker", _dumps(full)))
@@ -464,7 +471,11 @@ class AllTickersFeed:
     async def _loop(self) -> None:
         while True:
             await asyncio.sleep(TICKER_EVERY_S)
-            events = await self._compute()
+            try:
+                events = await self._compute()
+            except Exception as exc:  # a database hiccup: try again next second
+                log.warning("live.tickers_failed", error=str(exc))
+                continue
             changed = [
                 pair for s, pair in events.items()
                 if s not in self.last or not _same(self.last[s], pair[0])
