@@ -1120,12 +1120,15 @@ class Matcher:
             keys = [verdict_key(rid) for rid in batch.rids]
             pipe.eval(_VERDICTS, len(keys), *keys, VERDICT_TTL_S, *batch.rids.values())
         full: list[_MarketCtx] = []
-        committed = batch.committed_at.timestamp() if batch.committed_at else time.time()
+        # T: the trades' time (created_at, what REST shows); c: when the commit had returned
+        # (the live streams' commit-to-send histogram starts there).
+        trade_ms = int(batch.committed_at.timestamp() * 1000) if batch.committed_at else 0
+        committed = time.time()
         trades = self._public_trades(batch)
         for mid, ctx in batch.touched.items():
             # One message per market and batch (marketdata.live reads it): the depth diff with
             # its update ids, then the trades, in engine order, with the commit time.
-            message: dict[str, Any] = {"c": committed}
+            message: dict[str, Any] = {"c": committed, "T": trade_ms}
             if ctx.full_depth:
                 full.append(ctx)  # rewritten whole below, not published: subscribers resync
             else:
@@ -1142,7 +1145,7 @@ class Matcher:
                     message["a"] = list(changes.asks.items())
             if mid in trades:
                 message["t"] = trades[mid]
-            if len(message) > 1:
+            if len(message) > 2:
                 pipe.publish(market_channel(ctx.market.symbol), orjson.dumps(message))
         try:
             pipe.execute()

@@ -56,13 +56,14 @@ class Frame:
     `{"stream": name, "data": ...}`. `origin` is the publisher's commit time (time.time())
     for the commit-to-send histogram, or None."""
 
-    __slots__ = ("_wrapped", "origin", "raw", "stream")
+    __slots__ = ("_wire", "_wrapped", "origin", "raw", "stream")
 
     def __init__(self, stream: str, raw: str, origin: float | None = None) -> None:
         self.stream = stream
         self.raw = raw
         self.origin = origin
         self._wrapped: str | None = None
+        self._wire: dict[bool, bytes] = {}
 
     def text(self, combined: bool) -> str:
         if not combined:
@@ -71,13 +72,40 @@ class Frame:
             self._wrapped = f'{{"stream":"{self.stream}","data":{self.raw}}}'
         return self._wrapped
 
+    def wire(self, combined: bool) -> bytes:
+        """text() as a complete WebSocket text frame, built once for all the subscribers of a
+        direct sink."""
+        data = self._wire.get(combined)
+        if data is None:
+            data = self._wire[combined] = ws_text_frame(self.text(combined).encode())
+        return data
+
+
+def ws_text_frame(payload: bytes) -> bytes:
+    """An unmasked, unfragmented, uncompressed text frame (RFC 6455 5.2), as a server sends:
+    the same bytes for every connection that negotiated no extension."""
+    n = len(payload)
+    if n < 126:
+        header = bytes((0x81, n))
+    elif n < 65536:
+        header = bytes((0x81, 126)) + n.to_bytes(2, "big")
+    else:
+        header = bytes((0x81, 127)) + n.to_bytes(8, "big")
+    return header + payload
+
+
+# A direct sink: writes one complete frame (ws_text_frame) now, without a task switch; returns
+# False when the connection can take no more (gone, or too far behind): the subscriber closes.
+Sink = Callable[[bytes], bool]
+
 
 class Subscriber:
     """One connection's outbox: frames in order, at most `limit` waiting. Overflow closes it."""
 
-    def __init__(self, *, combined: bool, limit: int) -> None:
+    def __init__(self, *, combined: bool, limit: int, sink: Sink | None = None) -> None:
         self.combined = combined
         self.limit = limit
+        self.sink = sink
         self.streams: set[str] = set()
         self.closed: int | None = None  # the close code once the hub dropped it
         self._queue: deque[Frame | str] = deque()
@@ -85,6 +113,19 @@ class Subscriber:
 
     def push(self, frame: Frame | str) -> None:
         if self.closed is not None:
+            return
+        if self.sink is not None:
+            # In order by construction: every frame of this subscriber goes through here.
+            if isinstance(frame, str):
+                ok = self.sink(ws_text_frame(frame.encode()))
+            else:
+                ok = self.sink(frame.wire(self.combined))
+                if frame.origin is not None:
+                    COMMIT_TO_SEND.observe(max(0.0, time.time() - frame.origin))
+            FRAMES_OUT.inc()
+            if not ok:
+                DROPPED.inc()
+                self.close(CLOSE_SLOW)
             return
         if len(self._queue) >= self.limit:
             DROPPED.inc()
@@ -200,8 +241,12 @@ class Hub:
         """Add a family of stream names; resolvers are asked in registration order."""
         self._resolvers.append(resolver)
 
-    def attach(self, *, combined: bool = False, limit: int | None = None) -> Subscriber:
-        return Subscriber(combined=combined, limit=limit or self.queue_limit)
+    def attach(
+        self, *, combined: bool = False, limit: int | None = None, sink: Sink | None = None
+    ) -> Subscriber:
+        """A subscriber for one connection. With `sink`, frames are written through it at
+        once; without, they wait in a bounded outbox that the connection drains (get())."""
+        return Subscriber(combined=combined, limit=limit or self.queue_limit, sink=sink)
 
     async def resolve(self, stream: str) -> StreamSpec | None:
         for resolver in self._resolvers:

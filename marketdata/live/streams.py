@@ -77,18 +77,21 @@ def _market_infos() -> dict[str, MarketInfo]:
 
 
 class MarketDirectory:
-    """Symbol -> market, cached per process; re-read (at most every 2 s) on an unknown name."""
+    """Symbol -> market, cached per process; re-read (at most every 2 s) on an unknown name.
+    Concurrent lookups share one read."""
 
     def __init__(self) -> None:
         self._markets: dict[str, MarketInfo] = {}
-        self._read_at = 0.0
+        self._read_at = -1e9
+        self._reading: asyncio.Future[None] | None = None
 
     async def get(self, symbol: str) -> MarketInfo | None:
-        info = self._markets.get(symbol)
-        if info is None and time.monotonic() - self._read_at > 2.0:
-            await self.refresh()
-            info = self._markets.get(symbol)
-        return info
+        if symbol not in self._markets:
+            if self._reading is not None:
+                await asyncio.shield(self._reading)
+            elif time.monotonic() - self._read_at > 2.0:
+                await self.refresh()
+        return self._markets.get(symbol)
 
     async def all(self) -> list[MarketInfo]:
         if time.monotonic() - self._read_at > 10.0:
@@ -96,8 +99,16 @@ class MarketDirectory:
         return list(self._markets.values())
 
     async def refresh(self) -> None:
-        self._read_at = time.monotonic()
-        self._markets = await db_call(_market_infos)
+        if self._reading is not None:
+            await asyncio.shield(self._reading)
+            return
+        self._reading = asyncio.get_running_loop().create_future()
+        try:
+            self._markets = await db_call(_market_infos)
+            self._read_at = time.monotonic()
+        finally:
+            self._reading.set_result(None)
+            self._reading = None
 
 
 # Stream names ------------------------------------------------------------------------------
@@ -248,7 +259,7 @@ class MarketFeed:
             self._depth(msg, origin)
         trades = msg.get("t")
         if trades:
-            self._trades(trades, origin)
+            self._trades(trades, msg.get("T") or now_ms(), origin)
         klines = msg.get("k")
         if klines:
             self._klines(klines, origin)
@@ -338,7 +349,7 @@ class MarketFeed:
             for name in names:
                 self.hub.publish(Frame(name, body, origin))
 
-    def _trades(self, trades: list[list[Any]], origin: float | None) -> None:
+    def _trades(self, trades: list[list[Any]], trade_ms: int, origin: float | None) -> None:
         self.ticker_dirty = True
         trade_name, agg_name = f"{self.lower}@trade", f"{self.lower}@aggTrade"
         want_trade = bool(self.hub.subscribers(trade_name))
@@ -347,7 +358,6 @@ class MarketFeed:
             return
         info = self.info
         event_ms = now_ms()
-        trade_ms = int(origin * 1000) if origin else event_ms
         for tid, ticks, lots, buyer_maker in trades:
             p, q = info.price(ticks), info.qty(lots)
             if want_trade:

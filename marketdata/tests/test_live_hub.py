@@ -49,8 +49,8 @@ def test_one_redis_subscription_per_channel_and_the_same_frames_to_all(
         await hub.subscribe(subs[2], "btcusdt@aggTrade")
         assert redis_client.pubsub_numsub(channel) == [(channel.encode(), 1)]
         # price 5000000 ticks of 0.01 = 50000; 400 lots of 0.00001 = 0.004
-        _publish(redis_client, {"c": 1.0, "U": 1, "u": 2, "b": [[4990000, 100]], "a": [],
-                                "t": [[7, 5000000, 400, False]]})  # fmt: skip
+        _publish(redis_client, {"c": 1.0, "T": 1000, "U": 1, "u": 2, "b": [[4990000, 100]],
+                                "a": [], "t": [[7, 5000000, 400, False]]})  # fmt: skip
         first, second = await _frames(subs[0]), await _frames(subs[1])
         assert first == second and len(first) == 1
         assert first[0] | {"E": 0} == {
