@@ -207,10 +207,15 @@ class MarketStreamConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
 
 def _daphne_protocol(send: Any) -> Any:
     """daphne's WebSocket protocol behind an ASGI `send` (daphne passes
-    partial(server.handle_reply, protocol)), or None under another server."""
-    protocol = (getattr(send, "args", None) or (None,))[0]
-    if hasattr(protocol, "sendMessage") and hasattr(protocol, "STATE_OPEN"):
-        return protocol
+    partial(server.handle_reply, protocol); channels' session middleware wraps it in a bound
+    method keeping it as `real_send`), or None under another server."""
+    for _ in range(8):  # through the middlewares' wrappers (channels' session middleware)
+        protocol = (getattr(send, "args", None) or (None,))[0]
+        if hasattr(protocol, "sendMessage") and hasattr(protocol, "STATE_OPEN"):
+            return protocol
+        send = getattr(getattr(send, "__self__", None), "real_send", None)
+        if send is None:
+            return None
     return None
 
 
