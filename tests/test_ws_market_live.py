@@ -152,6 +152,7 @@ def test_local_book_by_the_7_3_procedure_equals_rest_depth(
 
 def test_control_protocol_and_errors(live_stack: LiveStack) -> None:
     with connect(ws_url(live_stack, "/ws/0")) as ws:
+        assert ws.ping(b"x").wait(5)  # a client's ping is answered with a pong
         ws.send(json.dumps({"method": "LIST_SUBSCRIPTIONS", "id": 7}))
         assert recv_json(ws) == {"result": [], "id": 7}
         ws.send(json.dumps({"method": "SUBSCRIBE", "params": ["btcusdt@trade"], "id": "a"}))
@@ -298,3 +299,52 @@ def test_ticker_kline_and_partial_depth_streams_and_metrics(live_stack: LiveStac
     assert lines["exchange_ws_messages_out_total"] >= 7
     assert lines["exchange_ws_commit_to_send_seconds_count"] >= 2  # the kline, the depth5
     assert_ledger_invariants()
+
+
+def test_a_client_that_stops_reading_is_closed_and_nobody_else_notices(
+    transactional_db: None, redis_client: Any, tmp_path: Any
+) -> None:
+    """A web process whose socket buffer limit is small; frames published straight to the
+    market's channel (the matcher's message format) so that megabytes flow."""
+    import orjson
+
+    from bench.harness.procs import free_port, http_ok, wait_for
+    from marketdata.feedbus import market_channel
+    from orders.services import market_create
+    from tests.procs import web_proc
+
+    market_create(
+        base="BTC", quote="USDT", tick_size=Decimal("0.01"), step_size=Decimal("0.00001"),
+        min_notional=Decimal("5"),
+    )  # fmt: skip
+    port = free_port()
+    web = web_proc(port, tmp_path, WS_SEND_BUFFER_LIMIT="65536").start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: http_ok(base + "/api/v3/ping"), 30, "the web process", [web])
+        url = f"ws://127.0.0.1:{port}/ws/btcusdt@trade"
+        client = redis_client
+        with connect(url, max_queue=4) as slow, connect(url, max_queue=None) as fast:
+            time.sleep(0.5)
+            # 80,000 trade events of ~170 bytes: far more than the kernel buffers hold.
+            for batch in range(160):
+                trades = [[batch * 500 + i + 1, 5_000_000, 100, True] for i in range(500)]
+                client.publish(
+                    market_channel("BTCUSDT"),
+                    orjson.dumps({"c": time.time(), "T": int(time.time() * 1000), "t": trades}),
+                )
+            # The reader gets every event, in order, without a hole.
+            expected = 1
+            while expected <= 80_000:
+                ev = recv_json(fast, timeout=20)
+                assert ev["t"] == expected
+                expected += 1
+            # The one that did not read is closed with 4013 (after what was already sent).
+            with pytest.raises(ConnectionClosed) as closed:
+                while True:
+                    slow.recv(timeout=20)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 4013
+        metrics = httpx.get(base + "/metrics").text
+        assert "exchange_ws_dropped_slow_total 1.0" in metrics
+    finally:
+        web.stop()
