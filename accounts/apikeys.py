@@ -2,15 +2,17 @@
 
 `ApiKeyAuthenticator` is the exchange_site.binance.auth.KeyAuthenticator of this project
 (settings.API_KEY_AUTHENTICATOR). The endpoint machinery calls, in the contract's check order:
-`authorize` (X-MBX-APIKEY header -> cached key, permission, IP: -2014/-2015); after the rate
-limit and the presence of timestamp/signature, `KeyInfo.signature_check` (HMAC-SHA256 of the
-raw payload with the key's secret: -1022); after the timing window, `mark_used`.
+`authorize` (X-MBX-APIKEY header -> cached key, permission, IP: -2014/-2015) after the
+address's rate limit; after the presence of timestamp/signature, `KeyInfo.signature_check`
+(HMAC-SHA256 of the raw payload with the key's secret: -1022); then the key's rate limits, and
+after the timing window, `mark_used`.
 
 The key row and its decrypted secret are cached in-process for settings.API_KEY_CACHE_TTL
 seconds (default 5 s): a lookup per request would cost a query plus a Fernet decryption.
 Disabling a key (or its user), changing its permissions, tier or IP allow-list therefore takes
 effect within that TTL. Unknown keys are cached too, so a flood of bad keys does not reach the
-database more than once per TTL per key.
+database more than once per TTL per key; and for an address over its IP limit, keys not in the
+cache are looked up only within a small per-process budget (`key_lookup`).
 
 `last_used_at` is written at most once a minute per key and process, never per request.
 """
@@ -78,12 +80,16 @@ class KeyInfo:
 
 _cache: dict[str, tuple[float, KeyInfo | None]] = {}
 _last_used_written: dict[int, float] = {}
+# Look-ups per second of keys not in the cache, for requests over their address's IP limit.
+UNSEEN_LOOKUPS_PER_S = 10.0
+_unseen_budget: list[float] = [UNSEEN_LOOKUPS_PER_S, 0.0]  # [tokens, monotonic time]
 
 
 def key_cache_clear() -> None:
     """Forget every cached key (tests; an operator action could call it too)."""
     _cache.clear()
     _last_used_written.clear()
+    _unseen_budget[:] = [UNSEEN_LOOKUPS_PER_S, time.monotonic()]
 
 
 def _load(key: str) -> KeyInfo | None:
@@ -110,12 +116,33 @@ def _load(key: str) -> KeyInfo | None:
     )
 
 
-async def key_lookup(key: str) -> KeyInfo | None:
-    """The key's info, from the cache when fresh; None when no such key exists."""
+def key_cached(key: str) -> bool:
+    """Whether this process has the key in its cache (fresh or not)."""
+    return key in _cache
+
+
+def _unseen_lookup_allowed(now: float) -> bool:
+    """A token of the per-process budget for looking up keys not in the cache on behalf of
+    addresses over their IP limit (UNSEEN_LOOKUPS_PER_S, bursts of as many)."""
+    tokens, last = _unseen_budget
+    tokens = min(UNSEEN_LOOKUPS_PER_S, tokens + (now - last) * UNSEEN_LOOKUPS_PER_S)
+    allowed = tokens >= 1
+    _unseen_budget[:] = [tokens - 1 if allowed else tokens, now]
+    return allowed
+
+
+async def key_lookup(key: str, *, over_ip_limit: bool = False) -> KeyInfo | None:
+    """The key's info, from the cache when fresh; None when no such key exists. For a request
+    from an address over its IP limit (`over_ip_limit`), a key this process has never cached
+    is looked up only within a small per-process budget, else taken as unknown without a
+    query: a flood of made-up keys costs the database nothing, while a genuine key of a
+    higher tier still gets through to lift its address's ceiling."""
     now = time.monotonic()
     hit = _cache.get(key)
     if hit is not None and hit[0] > now:
         return hit[1]
+    if over_ip_limit and hit is None and not _unseen_lookup_allowed(now):
+        return None
     info = await db_call(_load, key)
     if len(_cache) >= CACHE_MAX_ENTRIES:
         _cache.clear()  # crude but bounded: a refill costs one query per live key
@@ -125,7 +152,7 @@ async def key_lookup(key: str) -> KeyInfo | None:
 
 def key_header_check(header: str | None) -> str:
     """The key from the X-MBX-APIKEY header; -2014 when missing or malformed."""
-    if not header or not KEY_RE.match(header):
+    if not header or not KEY_RE.fullmatch(header):
         raise errors.key_format()
     return header
 
@@ -169,10 +196,16 @@ class ApiKeyAuthenticator(KeyAuthenticator):
     """Authenticates SIGNED API requests with the keys of the ApiKey table."""
 
     async def authorize(
-        self, header: str | None, *, ip: str, need_trade: bool, need_withdraw: bool = False
+        self,
+        header: str | None,
+        *,
+        ip: str,
+        need_trade: bool,
+        need_withdraw: bool = False,
+        over_ip_limit: bool = False,
     ) -> KeyInfo:
         return key_authorize(
-            await key_lookup(key_header_check(header)),
+            await key_lookup(key_header_check(header), over_ip_limit=over_ip_limit),
             ip=ip,
             need_trade=need_trade,
             need_withdraw=need_withdraw,

@@ -19,6 +19,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+import structlog
 from django.db import connection, transaction
 from django.utils import timezone
 from prometheus_client import Gauge, Histogram
@@ -28,6 +29,7 @@ from exchange_site.errors import InsufficientFunds
 from .models import LedgerAccount
 from .services import AccountKey, Leg, funds_release_legs
 
+log = structlog.get_logger(__name__)
 Kind = LedgerAccount.Kind
 ZERO = Decimal(0)
 
@@ -40,8 +42,13 @@ SETTLEMENT_LAG = Histogram(
     "From a trade's commit by the matcher to its settlement",
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
+# The worker's task processes write these in prometheus_client's multiprocess mode (the worker
+# serves the merged files: exchange_site.celery_app); the newest value of any process counts.
 UNSETTLED_AGE = Gauge(
-    "exchange_settlement_oldest_unsettled_seconds", "Age of the oldest unsettled trade", ["market"]
+    "exchange_settlement_oldest_unsettled_seconds",
+    "Age of the oldest unsettled trade",
+    ["market"],
+    multiprocess_mode="mostrecent",
 )
 
 
@@ -296,6 +303,13 @@ def market_settle_batch(
         )  # fmt: skip
     for t in trades:
         SETTLEMENT_LAG.observe((now - t[11]).total_seconds())
+    # Trades by seq (the matcher's batch log names the seqs of a request's trades) and the
+    # orders they touched (the API's order.submitted line names a request's orders).
+    log.info(
+        "settlement.batch", market_id=market_id, trades=len(trades),
+        trade_seqs=[trades[0][1], trades[-1][1]] if trades else None,
+        released=len(release), order_ids=sorted(order_ids),
+    )  # fmt: skip
     # The loop goes on while a batch is full and moved on: finished orders looked at while the
     # cursor advanced, else only those released now (all at this seq were taken).
     looked = len(finished) if new_released != released_seq else len(release)
@@ -335,6 +349,12 @@ def market_settle_run(
             return total, "budget"
         if limit is None:
             size = min(size * 2, MAX_LIMIT)
+
+
+def market_ids_all() -> list[int]:
+    with connection.cursor() as cur:
+        cur.execute("SELECT id FROM orders_market ORDER BY id")
+        return [row[0] for row in cur.fetchall()]
 
 
 def unsettled_markets(*, older_than_s: float = 0) -> dict[int, float]:

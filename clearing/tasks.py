@@ -13,7 +13,7 @@ from exchange_site.redis import get_redis
 from .invariants import ledger_check_invariants
 from .metrics import RECONCILE_PROBLEMS
 from .models import ReconcileRun
-from .settlement import UNSETTLED_AGE, market_settle_run, unsettled_markets
+from .settlement import UNSETTLED_AGE, market_ids_all, market_settle_run, unsettled_markets
 
 log = structlog.get_logger(__name__)
 
@@ -62,8 +62,10 @@ def settle_sweep() -> int:
     """Re-run settlement where work waited too long (a lost or killed run); export its age and
     alert on it."""
     ages = unsettled_markets(older_than_s=settings.SETTLE_SWEEP_AGE_S)
+    # Every market: one that caught up reads 0 instead of keeping its last lag.
+    for market_id in market_ids_all():
+        UNSETTLED_AGE.labels(str(market_id)).set(ages.get(market_id, 0.0))
     for market_id, age in ages.items():
-        UNSETTLED_AGE.labels(str(market_id)).set(age)
         if age > settings.SETTLEMENT_LAG_ALERT_S:
             log.warning("settlement.lag", market_id=market_id, oldest_unsettled_s=round(age, 3))
         settle_market.delay(market_id)

@@ -13,6 +13,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from exchange_site.binance.asgi import api_asgi  # noqa: E402
+from exchange_site.metrics import websocket_counted  # noqa: E402
 from exchange_site.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
@@ -20,6 +21,6 @@ application = ProtocolTypeRouter(
         # /api/v3/ goes straight to its async views (see exchange_site.binance.asgi); the rest
         # (admin, UI, schema, metrics) through Django's full handler.
         "http": api_asgi(django_asgi_app),
-        "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
+        "websocket": websocket_counted(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

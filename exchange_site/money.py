@@ -14,6 +14,8 @@ from django.db import models
 AMOUNT_MAX_DIGITS = 36
 AMOUNT_DECIMAL_PLACES = 18
 ZERO = Decimal(0)
+# Every amount column value is below this (18 integer digits).
+AMOUNT_LIMIT = Decimal(10) ** (AMOUNT_MAX_DIGITS - AMOUNT_DECIMAL_PLACES)
 # Request decimals as the Binance contract accepts them: digits, optional fraction,
 # no sign, no exponent.
 DECIMAL_RE = re.compile(r"^[0-9]{1,20}(\.[0-9]{1,20})?$")
@@ -30,7 +32,7 @@ class AmountField(models.DecimalField):  # type: ignore[type-arg]
 
 def parse_decimal(raw: str) -> Decimal | None:
     """Parse a plain decimal string as the API accepts it; None when it is not one."""
-    if not DECIMAL_RE.match(raw):
+    if not DECIMAL_RE.fullmatch(raw):
         return None
     try:
         return Decimal(raw)

@@ -3,6 +3,9 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 
+from exchange_site.health import healthz, readyz
+from exchange_site.metrics import metrics_view
+
 urlpatterns = [
     path("admin/", include("admin_rbac.urls")),  # dashboard, kill switch
     path("admin/", admin.site.urls),
@@ -15,6 +18,8 @@ urlpatterns = [
     path("sapi/", include("wallet.api_urls")),
     path("wallet/", include("wallet.urls")),
     path("accounts/", include("accounts.urls")),
-    path("", include("django_prometheus.urls")),
+    path("metrics", metrics_view, name="prometheus-django-metrics"),
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
     path("", include("accounts.ui_urls")),
 ]

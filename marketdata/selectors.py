@@ -19,7 +19,7 @@ from typing import Any
 
 from django.db import connection
 
-from exchange_site.binance.times import from_ms, to_ms
+from exchange_site.binance.times import end_of_ms, from_ms, to_ms
 from exchange_site.money import fmt
 from exchange_site.redis import get_redis
 from marketdata.depthstore import DepthSnapshot, depth_read
@@ -142,7 +142,7 @@ def trade_list_range(
         qs = qs.filter(created_at__gte=from_ms(start_ms))
     if end_ms is not None:
         # Inclusive of the whole end millisecond (created_at has microseconds).
-        qs = qs.filter(created_at__lt=from_ms(end_ms + 1))
+        qs = qs.filter(created_at__lte=end_of_ms(end_ms))
     if from_id is None and start_ms is None:
         rows = list(qs.order_by("-id").values_list(*_TRADE_FIELDS)[:limit])
         rows.reverse()
@@ -337,6 +337,9 @@ def kline_window(
     top = kline_shift(interval, kline_bucket(interval, last), 1)
     if start_ms is None:
         return kline_shift(interval, top, -limit), top
+    if start_ms >= top:
+        # Nothing to answer; and a candle after it may not be a datetime (year 10000).
+        return top, top
     lo = kline_bucket(interval, start_ms)
     if lo < start_ms:
         lo = kline_shift(interval, lo, 1)

@@ -21,6 +21,7 @@ as a new primary.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import secrets
 import signal
@@ -81,6 +82,7 @@ from orders.verdicts import VERDICT_TTL_S, verdict_key
 
 log = structlog.get_logger(__name__)
 
+_batch_log = logging.getLogger(__name__)
 COMMANDS = Counter("exchange_matcher_commands_total", "Commands applied", ["market"])
 BATCH_SIZE = Histogram(
     "exchange_matcher_batch_size",
@@ -320,6 +322,10 @@ class Matcher:
         self.discover_s = 1.0
         self._discovered_at = time.monotonic()
         self.breakers = BreakerWatch()
+        # Health signal (exchange_site.health): a heartbeat in Redis about once a second.
+        self._heartbeat_at = 0.0
+        self._last_batch_at: float | None = None  # wall clock of the last committed batch
+        self._stream_lag_s = 0.0  # the largest stream lag of the last committed batch
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -329,9 +335,10 @@ class Matcher:
         self.redis = get_redis()
         if self.metrics_port:
             try:
+                from django.conf import settings
                 from prometheus_client import start_http_server
 
-                start_http_server(self.metrics_port)
+                start_http_server(self.metrics_port, addr=settings.METRICS_HOST)
             except OSError as exc:
                 log.warning("matcher.metrics_port_busy", port=self.metrics_port, error=str(exc))
         self._become_primary()
@@ -434,6 +441,7 @@ class Matcher:
             if not waited:
                 log.info("matcher.standby", shard=self.shard)
                 waited = True
+            self._heartbeat("standby")
             time.sleep(self.lease_ttl_ms / 5000)
         # The token must exceed every token ever committed, also after Redis lost its counter.
         stored = (
@@ -1157,11 +1165,25 @@ class Matcher:
             for ctx in batch.touched.values():
                 ctx.full_depth = True
             raise
+        lag_s = 0.0
         for mid, ctx in batch.touched.items():
             symbol = ctx.market.symbol
             STREAM_TO_COMMIT.observe(max(0.0, (now_ms - batch.first_ms[mid]) / 1000))
+            lag_s = max(lag_s, (now_ms - ctx.last_id[0]) / 1000)
             STREAM_LAG.labels(symbol).set(max(0.0, (now_ms - ctx.last_id[0]) / 1000))
             COMMANDS.labels(symbol).inc(batch.counts.get(mid, 0))
+        self._last_batch_at, self._stream_lag_s = now_ms / 1000, max(0.0, lag_s)
+        if batch.commands and _batch_log.isEnabledFor(logging.INFO):
+            # The request ids (command ids) applied, and the trades' seqs per market: the link
+            # from an API request to the settlement log (exchange_site.logctx).
+            seqs: dict[str, list[int]] = {}
+            for ctx, trade, _fees in batch.trades:
+                span = seqs.setdefault(ctx.market.symbol, [trade.seq, trade.seq])
+                span[0], span[1] = min(span[0], trade.seq), max(span[1], trade.seq)
+            log.info(
+                "matcher.batch", shard=self.shard, commands=batch.commands,
+                command_ids=sorted(batch.rids), trade_seqs=seqs,
+            )  # fmt: skip
         BATCH_SIZE.observe(batch.commands)
         if batch.commands:
             MATCH_LATENCY.observe(batch.engine_s / batch.commands)
@@ -1237,6 +1259,25 @@ class Matcher:
         if now - self._trimmed_at >= self.trim_every_s:
             self._trimmed_at = now
             self.streams_trim()
+        self._heartbeat("primary")
+
+    def _heartbeat(self, role: str) -> None:
+        """About once a second: this matcher's health in Redis (exchange_site.health)."""
+        now = time.monotonic()
+        if now - self._heartbeat_at < 1.0:
+            return
+        self._heartbeat_at = now
+        from exchange_site.health import heartbeat_write
+
+        heartbeat_write(
+            "matcher",
+            self.consumer,
+            {
+                "shard": self.shard, "role": role, "fence": self.fence,
+                "markets": sorted(ctx.market.symbol for ctx in self.markets.values()),
+                "last_batch_at": self._last_batch_at, "stream_lag_s": round(self._stream_lag_s, 3),
+            },
+        )  # fmt: skip
 
     def streams_trim(self) -> None:
         """Trim each stream below what is committed and older than the retention."""

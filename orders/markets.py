@@ -71,6 +71,7 @@ def _enqueue(
 # --------------------------------------------------------------------------- configuration
 
 
+@units.wide
 def market_check(market: Market) -> None:
     """Validate a market's configuration (new or changed); raises InvalidInput."""
     if market.symbol != f"{market.base.code}{market.quote.code}":
@@ -109,6 +110,15 @@ def market_check(market: Market) -> None:
                 f"{size.normalize()} has more decimals than {asset.code}"
                 f" precision {asset.precision}"
             )
+    # The engine's integers are stored as bigint: the largest price in ticks, quantity in lots and
+    # notional in quote units must fit.
+    for name, count in (
+        ("max-price / tick", market.max_price / market.tick_size),
+        ("max-qty / step", market.max_qty / market.step_size),
+        ("max-notional / (tick * step)", market.max_notional / unit),
+    ):
+        if count > units.ENGINE_INT_MAX:
+            raise InvalidInput(f"{name} must not exceed {units.ENGINE_INT_MAX}")
 
 
 # --------------------------------------------------------------------------- trading states

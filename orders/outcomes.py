@@ -21,11 +21,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Generic, TypedDict, TypeVar
 
+import structlog
 from django.conf import settings
 
 from exchange_site.binance import errors
 from exchange_site.binance.db import db_call
-from exchange_site.errors import DomainError
+from exchange_site.errors import DomainError, InvalidInput
 
 from . import selectors, services
 from .errors import UNKNOWN_ORDER, engine_rejection, rejected
@@ -33,6 +34,7 @@ from .models import OPEN_STATUSES, Market, Order, Trade
 from .services import Submitted
 from .verdicts import verdict_wait
 
+log = structlog.get_logger(__name__)
 S = TypeVar("S", bound=Submitted | Sequence[Submitted])
 R = TypeVar("R")
 V = TypeVar("V")
@@ -122,10 +124,20 @@ async def _decide(
     """
     try:
         submitted = await db_call(submit)
+    except InvalidInput:
+        raise  # internal text: never put into a client's answer (the API answers -1000)
     except DomainError as exc:
         if refused is None:
             raise
         return await refused(exc)
+    batch = (submitted,) if isinstance(submitted, Submitted) else submitted
+    # With the request_id bound (exchange_site.logctx): the link from a request to its orders
+    # and to the command ids the matcher's batch log names.
+    log.info(
+        "order.submitted",
+        order_ids=[s.order.pk for s in batch],
+        command_ids=sorted(_request_ids(submitted)),
+    )
     if wait and await _verdict(_request_ids(submitted)):
         return await db_call(settle, submitted)
     if undecided is None:
@@ -323,6 +335,8 @@ async def _place_alone(
         placed = await order_place_decided(
             user_id=user_id, symbol=symbol, order=order, verdict=True, fills=fills
         )
+    except InvalidInput:
+        raise  # internal text (see _decide)
     except DomainError as exc:
         return CancelReplaced(Attempt(error=cancel_error), Attempt(error=exc))
     return CancelReplaced(Attempt(error=cancel_error), Attempt(value=placed))

@@ -22,6 +22,7 @@ from admin_rbac.services import Actor, audit_record, audit_snapshot
 from clearing.models import Hold, LedgerAccount
 from clearing.services import funds_lock_legs, ledger_post
 from exchange_site.errors import DomainError, InsufficientFunds, InvalidInput
+from exchange_site.money import AMOUNT_LIMIT
 from exchange_site.redis import get_redis
 from marketdata.depthstore import depth_read
 from matching.engine import (
@@ -180,14 +181,20 @@ def _check_price(market: Market, price: Decimal, param: str) -> int:
     _check_precision(price, market.quote.precision, param)
     if not market.min_price <= price <= market.max_price:
         raise filter_failure("PRICE_FILTER")
-    return units.to_ticks(price, market.tick_size)
+    ticks = units.to_ticks(price, market.tick_size)
+    if ticks > units.ENGINE_INT_MAX:  # only on a market configured at the extremes
+        raise filter_failure("PRICE_FILTER")
+    return ticks
 
 
 def _check_qty(market: Market, qty: Decimal) -> int:
     _check_precision(qty, market.base.precision, "quantity")
     if not market.min_qty <= qty <= market.max_qty:
         raise filter_failure("LOT_SIZE")
-    return units.to_lots(qty, market.step_size)
+    lots = units.to_lots(qty, market.step_size)
+    if lots > units.ENGINE_INT_MAX:  # only on a market configured at the extremes
+        raise filter_failure("LOT_SIZE")
+    return lots
 
 
 def _walk(
@@ -212,6 +219,7 @@ def _walk(
     return got_base, got_quote, False
 
 
+@units.wide  # exact arithmetic on request-sized decimals (see orders.units)
 def _validate(
     market: Market,
     *,
@@ -272,7 +280,7 @@ def _validate(
     qty_lots = _check_qty(market, quantity) if quantity is not None else 0
     if quote_order_qty is not None:
         _check_precision(quote_order_qty, market.quote.precision, "quoteOrderQty")
-        if quote_order_qty <= 0:
+        if not 0 < quote_order_qty <= market.max_notional:
             raise filter_failure("NOTIONAL")
 
     # The reference (last trade) price, read only when a check needs it: the price band, and
@@ -334,6 +342,10 @@ def _validate(
                 units.quote_to_units_floor(hold_amount, market.tick_size, market.step_size), 1
             )
     assert hold_amount is not None
+    # What can be stored: the engine's integers in bigint columns, the hold in an amount column.
+    # Only a market configured at the extremes gets here (market_check refuses new ones).
+    if max(qty_lots, quote_units) > units.ENGINE_INT_MAX or hold_amount >= AMOUNT_LIMIT:
+        raise filter_failure("NOTIONAL")
 
     fields = {
         "side": side,
@@ -623,6 +635,7 @@ def order_command(order: Order, market: Market) -> PlaceOrder:
     return PlaceOrder(order_id=order.id, owner_id=order.user_id, **fields)
 
 
+@units.wide
 def order_engine_fields(order: Order, market: Market, hold_amount: Decimal) -> dict[str, Any]:
     """The engine's view of an accepted order row (its PlaceOrder fields without ids)."""
     price_ticks = units.to_ticks(order.price, market.tick_size) if order.price else 0

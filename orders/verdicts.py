@@ -11,13 +11,16 @@ import secrets
 
 import redis
 
+from exchange_site.logctx import command_id_next
 from exchange_site.redis import get_async_redis, get_redis
 
 VERDICT_TTL_S = 60
 
 
 def request_id_new() -> str:
-    return secrets.token_hex(12)
+    """The command's id: inside an HTTP request, derived from the request id (so the logs of the
+    API, the matcher and the verdict share it: exchange_site.logctx); otherwise random."""
+    return command_id_next() or secrets.token_hex(12)
 
 
 def verdict_key(rid: str) -> str:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Demo data for `make run`, made with the operator commands; idempotent.
-# Credentials are generated once into .demo-credentials.json (git-ignored) and printed each run.
+# Credentials are kept in .demo-credentials.json (git-ignored), reused while they verify, and
+# printed each run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 M=".venv/bin/python manage.py"
@@ -11,55 +12,10 @@ $M create_market BTCUSDT --base BTC --quote USDT --tick 0.01 --step 0.00001 --mi
 $M create_market ETHUSDT --base ETH --quote USDT --tick 0.01 --step 0.0001 --min-qty 0.0001 \
   --min-notional 5 --maker-fee 0.001 --taker-fee 0.001 --price-band-pct 10 --if-missing >/dev/null
 
-if [ ! -f "$CREDS" ]; then
-  pw() { .venv/bin/python -c "import secrets; print(secrets.token_urlsafe(12))"; }
-  OP_PW=$(pw); A_PW=$(pw); B_PW=$(pw)
-  if ! $M shell --no-imports -c "from accounts.models import User; import sys; sys.exit(0 if User.objects.filter(username='operator').exists() else 1)"; then
-    DJANGO_SUPERUSER_PASSWORD="$OP_PW" $M createsuperuser --noinput --username operator --email operator@example.com
-  else
-    $M shell --no-imports -c "from accounts.models import User; u=User.objects.get(username='operator'); u.set_password('$OP_PW'); u.save()"
-  fi
-  for who in alice:$A_PW bob:$B_PW; do
-    name=${who%%:*}; pass=${who#*:}
-    $M create_trader "$name" --password "$pass" --if-missing >/dev/null
-    $M shell --no-imports -c "from accounts.models import User; u=User.objects.get(username='$name'); u.set_password('$pass'); u.save()"
-  done
-  A_KEY=$($M issue_api_key alice --permissions read,trade,withdraw --label demo)
-  B_KEY=$($M issue_api_key bob --permissions read,trade --label demo)
-  .venv/bin/python - "$OP_PW" "$A_PW" "$B_PW" "$A_KEY" "$B_KEY" > "$CREDS" <<'PY'
-import json, sys
-op, a, b, ak, bk = sys.argv[1:]
-print(json.dumps({
-    "operator": {"username": "operator", "password": op},
-    "alice": {"username": "alice", "password": a, **json.loads(ak)},
-    "bob": {"username": "bob", "password": b, **json.loads(bk)},
-}, indent=2))
-PY
-  chmod 600 "$CREDS"
-fi
-
-# One operator per role (the superuser `operator` holds superadmin), with generated passwords
-# kept in .demo-credentials.json (added to an older file too). One Python run: each manage.py
-# start costs seconds.
-$M shell --no-imports <<'PY'
-import json, secrets
-from accounts.models import User
-from admin_rbac.services import Actor, roles_assign
-
-path = ".demo-credentials.json"
-creds = json.load(open(path))
-actor = Actor.system("demo")
-roles_assign(user=User.objects.get(username="operator"), roles=["superadmin"], actor=actor)
-for role in ("viewer", "support", "finance", "risk"):
-    name = f"op-{role}"
-    entry = creds.get(name) or {"username": name, "password": secrets.token_urlsafe(12)}
-    creds[name] = {**entry, "role": role}
-    user = User.objects.filter(username=name).first() or User(username=name)
-    user.set_password(entry["password"])
-    user.save()
-    roles_assign(user=user, roles=[role], actor=actor)
-json.dump(creds, open(path, "w"), indent=2)
-PY
+# Operator (superadmin), one operator per role, traders alice and bob with API keys. Passwords
+# and keys kept in .demo-credentials.json are reused while they still verify; otherwise new ones
+# are made and the old demo keys revoked (admin_rbac/management/commands/demo_credentials.py).
+$M demo_credentials --path "$CREDS" >/dev/null
 
 for name in alice bob; do
   $M credit "$name" USDT 100000 --ref "demo-$name-usdt" >/dev/null

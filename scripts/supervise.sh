@@ -9,6 +9,9 @@
 set -u
 [ $# -gt 0 ] || { echo "usage: $0 CMD [ARGS...]" >&2; exit 2; }
 name=$(basename "$1")
+if [ "$name" = env ]; then  # `env VAR=value ... CMD`: name the command
+  for arg in "${@:2}"; do case $arg in *=*) ;; *) name=$(basename "$arg"); break ;; esac; done
+fi
 first=${SUPERVISE_BACKOFF_S:-1}
 max=${SUPERVISE_BACKOFF_MAX_S:-30}
 healthy=${SUPERVISE_HEALTHY_S:-60}

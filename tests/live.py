@@ -3,6 +3,7 @@ database, with a market and funded traders holding API keys: what a client sees.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -46,17 +47,17 @@ def _trader(name: str, market: Market) -> Trader:
     return Trader(user, key.key, secret)
 
 
-@pytest.fixture
-def live_stack(
-    transactional_db: None, redis_client: redis.Redis, tmp_path: Path
-) -> Iterator[LiveStack]:
+@contextlib.contextmanager
+def live_stack_running(tmp_path: Path, **env: str) -> Iterator[LiveStack]:
+    """The stack on the test database (transactional_db and a clean Redis needed); `env`
+    overrides the processes' environment (e.g. a rate limit)."""
     market = market_create(
         base="BTC", quote="USDT", tick_size=Decimal("0.01"), step_size=Decimal("0.00001"),
         min_notional=Decimal("5"),
     )  # fmt: skip
     alice, bob = _trader("alice", market), _trader("bob", market)
     port = free_port()
-    env = {"SETTLE_SWEEP_AGE_S": "0.5", "API_VERDICT_TIMEOUT": "5"}
+    env = {"SETTLE_SWEEP_AGE_S": "0.5", "API_VERDICT_TIMEOUT": "5", **env}
     procs = [
         web_proc(port, tmp_path, **env).start(),
         matcher_proc(["BTCUSDT"], tmp_path, **env).start(),
@@ -70,3 +71,11 @@ def live_stack(
     finally:
         for proc in procs:
             proc.stop()
+
+
+@pytest.fixture
+def live_stack(
+    transactional_db: None, redis_client: redis.Redis, tmp_path: Path
+) -> Iterator[LiveStack]:
+    with live_stack_running(tmp_path) as stack:
+        yield stack

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
-from django.test import Client
+from django.test import Client, RequestFactory
 
 from accounts.models import ApiKey, User
 from accounts.services import api_key_issue
@@ -219,7 +219,9 @@ def _operator(role: str) -> Client:
     if role != "none":
         roles_assign(user=user, roles=[role], actor=Actor.system("test"))
     client = Client()
-    assert client.login(username=f"op-{role}", password="Operator-pass-1")
+    # django-axes checks every authentication against a request (login throttling).
+    request = RequestFactory().post("/admin/login/")
+    assert client.login(request=request, username=f"op-{role}", password="Operator-pass-1")
     return client
 
 

@@ -88,7 +88,11 @@ DAPHNE_WS_OPTIONS = (
 def web_argv(port: int) -> list[str]:
     """daphne serving what the Procfile serves."""
     app = "exchange_site.asgi:application"
-    return [str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), *DAPHNE_WS_OPTIONS, app]
+    # -v 0: no plain-text access log (the app logs its requests as JSON).
+    return [
+        str(VENV_BIN / "daphne"), "-v", "0", "-b", "127.0.0.1", "-p", str(port),
+        *DAPHNE_WS_OPTIONS, app,
+    ]  # fmt: skip
 
 
 def matcher_argv(symbols: Sequence[str], *options: str) -> list[str]:
@@ -101,15 +105,15 @@ def matcher_argv(symbols: Sequence[str], *options: str) -> list[str]:
 def worker_argv(hostname: str, concurrency: int = 2) -> list[str]:
     """A prefork Celery worker; `hostname` (its node name) is made unique with our pid."""
     return [
-        str(VENV_BIN / "celery"), "-A", "exchange_site", "worker", "--loglevel", "WARNING",
-        "--concurrency", str(concurrency), "--pool", "prefork",
+        str(VENV_BIN / "celery"), "--quiet", "-A", "exchange_site", "worker",
+        "--loglevel", "WARNING", "--concurrency", str(concurrency), "--pool", "prefork",
         "--hostname", f"{hostname}-{os.getpid()}@%h", "--without-gossip", "--without-mingle",
     ]  # fmt: skip
 
 
 def beat_argv(log_dir: Path) -> list[str]:
     return [
-        str(VENV_BIN / "celery"), "-A", "exchange_site", "beat", "--loglevel", "WARNING",
+        str(VENV_BIN / "celery"), "--quiet", "-A", "exchange_site", "beat", "--loglevel", "WARNING",
         "--schedule", str(log_dir / "beat-schedule"),
     ]  # fmt: skip
 

@@ -18,6 +18,7 @@ before. Under the WSGI test client the same views run through the normal Django 
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -27,6 +28,11 @@ from django.core.exceptions import DisallowedHost
 from django.core.handlers.asgi import ASGIRequest, get_script_prefix
 from django.http import HttpResponse
 from django.urls import Resolver404, resolve, set_script_prefix
+
+from exchange_site.clientip import meta_apply
+from exchange_site.logctx import HEADER as REQUEST_ID_HEADER
+from exchange_site.logctx import request_id_bind
+from exchange_site.metrics import API_LATENCY, API_REQUESTS
 
 from . import errors
 from .responses import error_response
@@ -42,6 +48,9 @@ ASGIApp = Callable[..., Awaitable[None]]
 
 # The Binance API families served here: spot (/api/v3/) and wallet (/sapi/).
 API_PREFIXES = ("/api/v3/", "/sapi/")
+
+
+_METHODS = frozenset({"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH"})
 
 
 class _Aborted(Exception):
@@ -80,20 +89,24 @@ def _error(exc: errors.ApiError) -> HttpResponse:
     return error_response(exc.code, exc.msg, status=exc.http_status)
 
 
-async def _respond(scope: Scope, receive: Receive) -> HttpResponse:
-    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 2_621_440
+async def _respond(scope: Scope, receive: Receive, route: list[str]) -> HttpResponse:
+    """The response; `route` receives the matched URL pattern (the metrics' endpoint label)."""
+    # Read only up to the API's cap: a larger body is refused before it is buffered or parsed.
+    limit = settings.API_MAX_BODY_BYTES
     body = await _read_body(receive, limit)
     if body is None:
-        return error_response(-1000, errors.UNKNOWN, status=413)
+        return _error(errors.body_too_large(limit))
     try:
         request = ASGIRequest(scope, io.BytesIO(body))
     except UnicodeDecodeError:  # undecodable path
         return _error(errors.not_supported())
+    meta_apply(request.META)  # the client's address behind a trusted proxy (TRUSTED_PROXIES)
     try:
         request.get_host()  # ALLOWED_HOSTS, as Django's CommonMiddleware checks it
         match = resolve(request.path_info)
     except (DisallowedHost, Resolver404):
         return _error(errors.not_supported(http_status=400))
+    route.append(match.route)
     response: HttpResponse = await match.func(request, *match.args, **match.kwargs)
     return response
 
@@ -107,14 +120,29 @@ def api_asgi(fallback: ASGIApp) -> ASGIApp:
             await fallback(scope, receive, send)
             return
         set_script_prefix(get_script_prefix(scope))
+        request_id = request_id_bind()  # on every log line of this request (logctx)
+        started = time.perf_counter()
+        route: list[str] = []
         try:
-            response = await _respond(scope, receive)
+            response = await _respond(scope, receive, route)
         except _Aborted:
             return
         except Exception:
             # The views answer every error themselves; this is the last resort.
             log.exception("api_asgi_unexpected_error", path=scope.get("path"))
             response = _error(errors.unknown_error())
+        response[REQUEST_ID_HEADER] = request_id
         await _send(response, send)
+        # Unmatched paths share one label: a scanner must not mint a series per URL.
+        endpoint = route[0] if route else "unmatched"
+        method = scope.get("method", "")
+        method = method if method in _METHODS else "other"
+        elapsed = time.perf_counter() - started
+        API_REQUESTS.labels(endpoint, method, str(response.status_code)).inc()
+        API_LATENCY.labels(endpoint).observe(elapsed)
+        log.info(
+            "api.request", method=method, endpoint=endpoint, status=response.status_code,
+            ms=round(elapsed * 1000, 2),
+        )  # fmt: skip
 
     return app

@@ -34,12 +34,21 @@ class SigningKey(Protocol):
 
 class KeyAuthenticator(Protocol):
     async def authorize(
-        self, header: str | None, *, ip: str, need_trade: bool, need_withdraw: bool = False
+        self,
+        header: str | None,
+        *,
+        ip: str,
+        need_trade: bool,
+        need_withdraw: bool = False,
+        over_ip_limit: bool = False,
     ) -> SigningKey:
         """The key named by the X-MBX-APIKEY `header`, allowed from `ip` with the read
         permission (the trade permission when `need_trade`; also the withdraw permission when
         `need_withdraw`). -2014 when the header is missing or malformed; -2015 for an unknown
-        or disabled key, another address or a missing permission."""
+        or disabled key, another address or a missing permission. With `over_ip_limit` (the
+        request's address is over its IP limit: only a genuine key of a higher tier can let it
+        through) the look-up of a key that is not cached may be skipped (taken as unknown), so
+        that a flood of made-up keys costs the database nothing."""
 
     async def mark_used(self, key: SigningKey) -> None:
         """Called once the request is authenticated (key, signature and timing)."""

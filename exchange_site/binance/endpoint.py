@@ -6,15 +6,21 @@
 and in the app's api_urls.py: `path("v3/avgPrice", route(avg_price))`.
 
 Handling order for every request (contract section 2, "Check order"):
-1. API key for SIGNED endpoints (through settings.API_KEY_AUTHENTICATOR, see auth.py): -2014
-   missing/malformed, -2015 unknown/disabled/IP/permission (looked up first so that the request
-   is counted against the key, answered after step 2);
-2. rate limits: 429 -1003 (weight) / -1015 (orders) with Retry-After; every response carries
+0. size: a body over settings.API_MAX_BODY_BYTES (413 -1101; the ASGI front refuses it before
+   reading it) or more than settings.API_MAX_PARAMS fields (-1101), before anything is parsed;
+1. the address's request weight (ratelimit.rate_limit_ip), before any authentication: 429 -1003
+   with Retry-After for a public request over the per-IP limit; every response carries
    X-MBX-USED-WEIGHT-1M once counted;
-3. SIGNED: `timestamp`/`signature` present (-1102), signature (-1022), timing (-1021, -1131);
-4. endpoint parameters (-1100, -1101, -1102, -1106, enum codes, -1014);
-5. the endpoint itself; DomainErrors it raises become {"code", "msg"}.
-Redis or PostgreSQL unreachable: 503 -1001. Anything unexpected: 500 -1000 (logged).
+2. SIGNED: API key (through settings.API_KEY_AUTHENTICATOR, see auth.py: -2014 missing or
+   malformed, -2015 unknown/disabled/IP/permission), `timestamp`/`signature` present (-1102),
+   signature (-1022); any of these failing on an address over its IP limit: 429 -1003 instead;
+   then the key's limits (ratelimit.rate_limit_key: -1003 weight, -1015 orders), charged only
+   now, and the timing (-1021, -1131);
+3. endpoint parameters (-1100, -1101, -1102, -1106, -1128, enum codes, -1014);
+4. the endpoint itself; DomainErrors it raises become {"code", "msg"}, except InvalidInput (the
+   operators' and the ledger's error, whose text is internal).
+Redis or PostgreSQL unreachable: 503 -1001. Anything unexpected, InvalidInput included: 500 -1000
+"An unknown error occurred while processing the request.", the detail logged only.
 """
 
 from __future__ import annotations
@@ -27,16 +33,17 @@ from typing import Any
 
 import redis.exceptions
 import structlog
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from exchange_site.errors import DomainError
+from exchange_site.errors import DomainError, InvalidInput
 
 from . import errors
 from .auth import SigningKey, key_authenticator
 from .params import ParamSpec, merge_parts, spec
-from .ratelimit import rate_limit_hit
+from .ratelimit import rate_limit_ip, rate_limit_key
 from .responses import error_response, json_response
 from .signing import timing_check
 
@@ -111,6 +118,12 @@ class Endpoint:
         headers: dict[str, str] = {}
         try:
             return await self._handle(request, headers)
+        except InvalidInput:
+            # The operators' error (configuration, ledger invariants): its text is internal,
+            # and reaching it from a request is a bug in the request's validation.
+            log.exception("api_internal_error", endpoint=self.name)
+            bug = errors.unknown_error()
+            return error_response(bug.code, bug.msg, status=bug.http_status, headers=headers)
         except DomainError as exc:
             response = error_response(exc.code, exc.msg, status=exc.http_status, headers=headers)
             data = getattr(exc, "data", None)
@@ -132,44 +145,39 @@ class Endpoint:
 
     async def _handle(self, request: HttpRequest, headers: dict[str, str]) -> HttpResponse:
         query = raw_query(request)
-        body = request.body if request.method in BODY_METHODS else b""
+        body = request_body(request) if request.method in BODY_METHODS else b""
+        fields_check(query, body)
         raw = merge_parts(query, body)
         ip = request.META.get("REMOTE_ADDR") or "unknown"
+        weight = self.weight_for(raw.values)
+
+        # 1. The address pays first, before any key is looked up or any HMAC computed.
+        ip_usage = await rate_limit_ip(ip=ip, weight=weight)
+        headers["X-MBX-USED-WEIGHT-1M"] = str(ip_usage.used)
+        if ip_usage.over and not self.security.signed:
+            headers["Retry-After"] = str(ip_usage.retry_after_s)
+            raise ip_usage.error()
 
         key: SigningKey | None = None
-        key_error: errors.ApiError | None = None
         if self.security.signed:
             try:
-                key = await key_authenticator().authorize(
-                    request.headers.get("X-MBX-APIKEY"),
-                    ip=ip,
-                    need_trade=self.security is Security.TRADE,
-                    need_withdraw=self.security is Security.WITHDRAW,
+                key = await self._authenticate(
+                    request, query, body, raw.values, over_ip_limit=ip_usage.over
                 )
-            except errors.ApiError as exc:
-                key_error = exc
-
-        usage = await rate_limit_hit(
-            ip=ip, key=key, weight=self.weight_for(raw.values), orders=self.orders
-        )
-        headers.update(usage.headers)
-        if usage.error is not None:
-            headers["Retry-After"] = str(usage.retry_after_s)
-            raise usage.error
-        if key_error is not None:
-            raise key_error
-
-        if key is not None:
-            timestamp = raw.values.get("timestamp", "")
-            signature = raw.values.get("signature", "")
-            if timestamp == "":
-                raise errors.mandatory("timestamp")
-            if signature == "":
-                raise errors.mandatory("signature")
-            key.signature_check(query=query, body=body, signature=signature)
+            except errors.ApiError:
+                if ip_usage.over:  # no key lifts the ceiling of this address
+                    headers["Retry-After"] = str(ip_usage.retry_after_s)
+                    raise ip_usage.error() from None
+                raise
+            # 2. Only a request signed with the key is charged to it.
+            usage = await rate_limit_key(ip=ip_usage, key=key, weight=weight, orders=self.orders)
+            headers.update(usage.headers)
+            if usage.error is not None:
+                headers["Retry-After"] = str(usage.retry_after_s)
+                raise usage.error
             timing_check(
-                timestamp=timestamp,
-                recv_window=raw.values.get("recvWindow", ""),
+                timestamp=raw.values.get("timestamp", ""),
+                recv_window=raw.values.get("recvWindow"),
                 now_us=time.time_ns() // 1000,
             )
             await key_authenticator().mark_used(key)
@@ -183,6 +191,56 @@ class Endpoint:
                 result[name] = value
             return result
         return json_response(result, headers=headers)
+
+    async def _authenticate(
+        self,
+        request: HttpRequest,
+        query: bytes,
+        body: bytes,
+        values: Mapping[str, str],
+        *,
+        over_ip_limit: bool,
+    ) -> SigningKey:
+        """The key of a SIGNED request, its permissions and address (-2014/-2015), the presence
+        of timestamp and signature (-1102) and the signature (-1022); timing comes after the
+        key's rate limits (contract section 2)."""
+        key = await key_authenticator().authorize(
+            request.headers.get("X-MBX-APIKEY"),
+            ip=request.META.get("REMOTE_ADDR") or "unknown",
+            need_trade=self.security is Security.TRADE,
+            need_withdraw=self.security is Security.WITHDRAW,
+            over_ip_limit=over_ip_limit,
+        )
+        if values.get("timestamp", "") == "":
+            raise errors.mandatory("timestamp")
+        signature = values.get("signature", "")
+        if signature == "":
+            raise errors.mandatory("signature")
+        key.signature_check(query=query, body=body, signature=signature)
+        return key
+
+
+def request_body(request: HttpRequest) -> bytes:
+    """The raw body, refused (-1101, HTTP 413) above settings.API_MAX_BODY_BYTES before it is
+    read. The ASGI front (asgi.py) refuses it before building the request; this covers the
+    normal Django stack (the WSGI test client)."""
+    limit = settings.API_MAX_BODY_BYTES
+    declared = request.META.get("CONTENT_LENGTH") or "0"
+    if not declared.isdigit() or int(declared) > limit:
+        raise errors.body_too_large(limit)
+    body = request.body
+    if len(body) > limit:
+        raise errors.body_too_large(limit)
+    return body
+
+
+def fields_check(query: bytes, body: bytes) -> None:
+    """At most settings.API_MAX_PARAMS name=value pairs in the query and the body together,
+    counted before anything is parsed (-1101)."""
+    limit = settings.API_MAX_PARAMS
+    count = (query.count(b"&") + 1 if query else 0) + (body.count(b"&") + 1 if body else 0)
+    if count > limit:
+        raise errors.too_many_params(limit, count)
 
 
 def raw_query(request: HttpRequest) -> bytes:

@@ -72,6 +72,18 @@ def duplicate_param() -> ApiError:
     return ApiError("Duplicate values for a parameter detected.", code=-1101)
 
 
+def too_many_params(limit: int, sent: int) -> ApiError:
+    return ApiError(f"Too many parameters; expected '{limit}' and received '{sent}'.", code=-1101)
+
+
+def body_too_large(limit: int) -> ApiError:
+    return ApiError(
+        f"Too many parameters; the request body is larger than {limit} bytes.",
+        code=-1101,
+        http_status=413,
+    )
+
+
 def mandatory(param: str) -> ApiError:
     return ApiError(
         f"Mandatory parameter '{param}' was not sent, was empty/null, or malformed.", code=-1102

@@ -17,20 +17,31 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl
 
 from exchange_site.money import DECIMAL_RE, parse_decimal
 
 from . import errors
+from .times import MAX_TIME_MS
 
+# The patterns keep ^...$ for the OpenAPI document (JSON Schema regexes are not anchored), and
+# are always applied with fullmatch: in Python `$` also matches before a trailing newline.
 INT_RE = re.compile(r"^[0-9]{1,20}$")
 INT64_MAX = 2**63 - 1
 SYMBOL_PATTERN = r"^[A-Z0-9]{1,32}$"
-SYMBOLS_LEGAL = r'^\[("[A-Z0-9]{1,32}"(,"[A-Z0-9]{1,32}"){0,}){0,1}\]$'
+SYMBOLS_LEGAL = r'^\[("[A-Z0-9]{1,32}"(,"[A-Z0-9]{1,32}"){0,}){0,1}\]$'  # Binance's error text
 CLIENT_ORDER_ID_PATTERN = r"^[a-zA-Z0-9_-]{1,36}$"
 MAX_SYMBOLS = 100
+_JSON_WS = r"[ \t\n\r]*"
+
+
+def json_array_pattern(item_pattern: str) -> str:
+    """The pattern of a JSON array of 1 to MAX_SYMBOLS strings, each matching `item_pattern`
+    (anchored, of characters that need no JSON escape), JSON whitespace allowed. Requests are
+    checked against it before parsing, so the schema's pattern is exactly what is accepted."""
+    item = f'{_JSON_WS}"{item_pattern.removeprefix("^").removesuffix("$")}"{_JSON_WS}'
+    return rf"^{_JSON_WS}\[{item}(,{item}){{0,{MAX_SYMBOLS - 1}}}\]{_JSON_WS}$"
 
 
 class Kind(enum.Enum):
@@ -78,8 +89,19 @@ class Param:
     # A Binance feature this platform does not offer: any value gives -1014.
     unsupported: bool = False
 
+    @property
+    def admits_empty(self) -> bool:
+        """Whether `name=` counts as not sent: only for a string its pattern allows empty.
+        Anything else sent empty (`symbol=`, `limit=`) is refused, not taken as absent: the
+        schema declares no such value, and `symbol=` must not mean every symbol."""
+        if self.unsupported:
+            return True  # refused with -1014 whatever its value; empty stays "not sent"
+        if self.kind is not Kind.STR:
+            return False
+        return self.pattern is None or re.fullmatch(self.pattern, "") is not None
+
     def parse(self, raw: str) -> Any:
-        """The typed value of a non-empty raw string; raise ApiError when it does not fit."""
+        """The typed value of a raw string; raise ApiError when it does not fit."""
         if self.unsupported:
             raise errors.unsupported_combination()
         if self.kind is Kind.DECIMAL:
@@ -88,7 +110,7 @@ class Param:
                 raise errors.illegal_chars(self.name, DECIMAL_RE.pattern)
             return value
         if self.kind is Kind.INT:
-            if not INT_RE.match(raw):
+            if not INT_RE.fullmatch(raw):
                 raise errors.illegal_chars(self.name, INT_RE.pattern)
             number = int(raw)
             low = 0 if self.minimum is None else self.minimum
@@ -110,24 +132,17 @@ class Param:
             return lowered == "true"
         if self.kind is Kind.JSON_ARRAY:
             return self._parse_json_array(raw)
-        if self.pattern is not None and not re.match(self.pattern, raw):
+        if self.pattern is not None and not re.fullmatch(self.pattern, raw):
             raise errors.illegal_chars(self.name, self.pattern)
         return raw
 
     def _parse_json_array(self, raw: str) -> list[str]:
-        legal = SYMBOLS_LEGAL if self.pattern == SYMBOL_PATTERN else "JSON array of strings"
-        try:
-            # parse_float: no float ever, even for a malformed value (STYLE.md, money rule).
-            items = json.loads(raw, parse_float=Decimal)
-        except ValueError:
-            raise errors.illegal_chars(self.name, legal) from None
-        if (
-            not isinstance(items, list)
-            or not 0 < len(items) <= MAX_SYMBOLS
-            or not all(isinstance(item, str) for item in items)
-            or (self.pattern and not all(re.match(self.pattern, item) for item in items))
-        ):
+        assert self.pattern is not None, "a JSON_ARRAY parameter declares its items' pattern"
+        if not re.fullmatch(json_array_pattern(self.pattern), raw):
+            legal = SYMBOLS_LEGAL if self.pattern == SYMBOL_PATTERN else self.pattern
             raise errors.illegal_chars(self.name, legal)
+        # The pattern admits only an array of plain strings: this cannot fail nor give a float.
+        items: list[str] = json.loads(raw)
         return list(dict.fromkeys(items))  # keep the order, drop repeats
 
     # OpenAPI ----------------------------------------------------------------------------
@@ -145,7 +160,12 @@ class Param:
         elif self.kind is Kind.BOOL:
             schema = {"type": "boolean"}
         elif self.kind is Kind.JSON_ARRAY:
-            schema = {"type": "string", "example": '["BTCUSDT","ETHUSDT"]'}
+            assert self.pattern is not None
+            schema = {
+                "type": "string",
+                "pattern": json_array_pattern(self.pattern),
+                "example": '["BTCUSDT","ETHUSDT"]',
+            }
         else:
             schema = {"type": "string"}
             if self.pattern:
@@ -157,7 +177,10 @@ class Param:
     def openapi_description(self) -> str:
         parts = [self.description] if self.description else []
         if self.kind is Kind.JSON_ARRAY:
-            parts.append(f"URL-encoded JSON array of strings (at most {MAX_SYMBOLS}).")
+            parts.append(
+                f"A JSON array of 1 to {MAX_SYMBOLS} strings (URL-encoded), each matching"
+                f" {self.pattern}."
+            )
         if self.required_when:
             parts.append(f"Required when {self.required_when.describe()}.")
         if self.forbidden_when:
@@ -192,9 +215,27 @@ class OneOf:
 
 
 @dataclass(frozen=True, slots=True)
+class NotTogether:
+    """At most one of `names` may be sent, else -1128 (Binance's answer to symbol with
+    symbols)."""
+
+    names: tuple[str, ...]
+
+    def check(self, values: Mapping[str, Any]) -> None:
+        if sum(values.get(name) is not None for name in self.names) > 1:
+            raise errors.bad_combination()
+
+    def describe(self) -> str:
+        return f"At most one of {', '.join(self.names)} (both: -1128)."
+
+
+Rule = OneOf | NotTogether
+
+
+@dataclass(frozen=True, slots=True)
 class ParamSpec:
     params: tuple[Param, ...] = ()
-    rules: tuple[OneOf, ...] = ()
+    rules: tuple[Rule, ...] = ()
     by_name: dict[str, Param] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -205,17 +246,24 @@ class ParamSpec:
 
         First failure wins, in this order: each parameter in declaration order (missing
         required -1102, malformed -1100/enum codes, unsupported -1014), then the conditional
-        requirements and exclusions (-1102/-1106), then the OneOf rules. Undeclared parameters
-        are ignored, as Binance clients add their own (e.g. a broker tag).
+        requirements and exclusions (-1102/-1106), then the rules (OneOf -1102/-1106,
+        NotTogether -1128). Undeclared parameters are ignored, as Binance clients add their own
+        (e.g. a broker tag). A parameter sent empty counts as not sent only if its pattern
+        allows empty (`Param.admits_empty`); otherwise it is -1102 when it is required (or
+        required by an earlier parameter's value), else malformed (-1100).
         """
         values: dict[str, Any] = {}
         for param in self.params:
-            text = raw.get(param.name, "")
-            if text == "":
+            text = raw.get(param.name)
+            if text is None or (text == "" and param.admits_empty):
                 if param.required:
                     raise errors.mandatory(param.name)
                 values[param.name] = param.default
                 continue
+            if text == "" and (
+                param.required or (param.required_when and param.required_when.holds(values))
+            ):
+                raise errors.mandatory(param.name)  # Binance: "was not sent, was empty/null"
             values[param.name] = param.parse(text)
         for param in self.params:
             sent = raw.get(param.name, "") != ""
@@ -228,7 +276,7 @@ class ParamSpec:
         return values
 
 
-def spec(*params: Param, rules: Iterable[OneOf] = ()) -> ParamSpec:
+def spec(*params: Param, rules: Iterable[Rule] = ()) -> ParamSpec:
     return ParamSpec(tuple(params), tuple(rules))
 
 
@@ -271,8 +319,9 @@ SYMBOLS = Param(
     "symbols",
     Kind.JSON_ARRAY,
     pattern=SYMBOL_PATTERN,
-    description='e.g. ["BTCUSDT","ETHUSDT"]; not together with symbol.',
+    description='e.g. ["BTCUSDT","ETHUSDT"]; not together with symbol (-1128).',
 )
+SYMBOL_OR_SYMBOLS = NotTogether(("symbol", "symbols"))
 
 
 def limit(default: int, maximum: int) -> Param:
@@ -286,5 +335,9 @@ def limit(default: int, maximum: int) -> Param:
     )
 
 
-START_TIME = Param("startTime", Kind.INT, description="Inclusive, ms since the epoch.")
-END_TIME = Param("endTime", Kind.INT, description="Inclusive, ms since the epoch.")
+START_TIME = Param(
+    "startTime", Kind.INT, maximum=MAX_TIME_MS, description="Inclusive, ms since the epoch."
+)
+END_TIME = Param(
+    "endTime", Kind.INT, maximum=MAX_TIME_MS, description="Inclusive, ms since the epoch."
+)

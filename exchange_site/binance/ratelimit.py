@@ -1,16 +1,23 @@
-"""Request weight and order-rate limits in Redis (fixed windows, one round trip per request).
+"""Request weight and order-rate limits in Redis (fixed windows).
 
-Counters (each INCRBY + EXPIRE in one pipeline):
+Counters (each INCRBY + EXPIRE, pipelined):
   rl:w:ip:{ip}:{minute}      weight of every request from the address
   rl:w:key:{id}:{minute}     weight of the requests made with an API key
   rl:o:key:{id}:{10s-slot}   new orders placed with an API key
 
-Limits (exchange_site/settings/ratelimits.py): a request without a valid key is held to the
-per-IP limit; a request with a key to its tier's limit, both on the key's counter and on the
-address's counter (an address carrying a pro key's traffic gets the pro ceiling; many default
-keys behind one address still share one default ceiling). The `unlimited` tier is counted but
-never refused. Fixed windows allow a burst of up to twice the limit across a window edge; that
-is Binance's behaviour too and keeps this to one round trip.
+Two steps, so that nobody spends someone else's quota (contract section 2, "Check order"):
+1. `rate_limit_ip`, before any authentication: the request's weight is charged to its address.
+   Over the per-IP limit (exchange_site/settings/ratelimits.py) a public request is refused at
+   once; a SIGNED one only if its key does not turn out to lift the ceiling (step 2), so a
+   missing, unknown or badly signed key is held to the IP limit whatever tier it names.
+2. `rate_limit_key`, only after the signature is checked: the key's weight and order counters
+   are charged and held to its tier's limits, and the address to max(IP limit, tier limit) (an
+   address carrying a pro key's traffic gets the pro ceiling; many default keys behind one
+   address still share one default ceiling). The `unlimited` tier is counted but never refused.
+A request whose signature is wrong charges nothing to the key it names.
+
+Fixed windows allow a burst of up to twice the limit across a window edge; that is Binance's
+behaviour too and keeps each step to one round trip.
 """
 
 from __future__ import annotations
@@ -36,46 +43,61 @@ class Usage:
     retry_after_s: int = 0
 
 
-async def rate_limit_hit(*, ip: str, key: SigningKey | None, weight: int, orders: int) -> Usage:
-    """Count this request and say whether it is over a limit (then `error` is set)."""
+@dataclass(slots=True)
+class IpUsage:
+    used: int  # weight used by the address in this minute, this request included
+    retry_after_s: int  # until the minute ends
+
+    @property
+    def over(self) -> bool:
+        return self.used > settings.API_RATE_LIMIT_IP_WEIGHT_1M
+
+    def error(self) -> errors.ApiError:
+        return errors.too_much_weight(settings.API_RATE_LIMIT_IP_WEIGHT_1M)
+
+
+async def rate_limit_ip(*, ip: str, weight: int) -> IpUsage:
+    """Charge `weight` to the address (step 1, before authentication)."""
     now = time.time()
-    minute = int(now // WEIGHT_WINDOW_S)
+    counter = f"rl:w:ip:{ip}:{int(now // WEIGHT_WINDOW_S)}"
     pipe = get_async_redis().pipeline(transaction=False)
-    counters = [f"rl:w:ip:{ip}:{minute}"]
-    if key is not None:
-        counters.append(f"rl:w:key:{key.id}:{minute}")
-    for counter in counters:
-        pipe.incrby(counter, weight)
-        pipe.expire(counter, WEIGHT_WINDOW_S + 1)
-    order_counter = None
-    if orders and key is not None:
+    pipe.incrby(counter, weight)
+    pipe.expire(counter, WEIGHT_WINDOW_S + 1)
+    results = await pipe.execute()
+    return IpUsage(int(results[0]), WEIGHT_WINDOW_S - int(now % WEIGHT_WINDOW_S))
+
+
+async def rate_limit_key(*, ip: IpUsage, key: SigningKey, weight: int, orders: int) -> Usage:
+    """Charge the request to its key, whose signature is checked (step 2); `error` is set when
+    the key's or the address's limit is exceeded."""
+    now = time.time()
+    pipe = get_async_redis().pipeline(transaction=False)
+    weight_counter = f"rl:w:key:{key.id}:{int(now // WEIGHT_WINDOW_S)}"
+    pipe.incrby(weight_counter, weight)
+    pipe.expire(weight_counter, WEIGHT_WINDOW_S + 1)
+    if orders:
         order_counter = f"rl:o:key:{key.id}:{int(now // ORDER_WINDOW_S)}"
         pipe.incrby(order_counter, orders)
         pipe.expire(order_counter, ORDER_WINDOW_S + 1)
     results = await pipe.execute()
-    ip_used = int(results[0])
-    key_used = int(results[2]) if key is not None else None
-    orders_used = int(results[-2]) if order_counter is not None else None
+    key_used = int(results[0])
+    orders_used = int(results[2]) if orders else None
 
     usage = Usage()
-    usage.headers["X-MBX-USED-WEIGHT-1M"] = str(ip_used if key_used is None else key_used)
+    usage.headers["X-MBX-USED-WEIGHT-1M"] = str(key_used)
     if orders_used is not None:
         usage.headers["X-MBX-ORDER-COUNT-10S"] = str(orders_used)
-
-    weight_retry = WEIGHT_WINDOW_S - int(now % WEIGHT_WINDOW_S)
-    if key is None:
-        ip_limit = settings.API_RATE_LIMIT_IP_WEIGHT_1M
-        if ip_used > ip_limit:
-            usage.error, usage.retry_after_s = errors.too_much_weight(ip_limit), weight_retry
-        return usage
     limits = settings.API_RATE_LIMITS.get(key.tier) or settings.API_RATE_LIMITS["default"]
     weight_limit = limits.get("weight_1m")
     if weight_limit is not None:
         ip_limit = max(settings.API_RATE_LIMIT_IP_WEIGHT_1M, weight_limit)
-        if key_used is not None and key_used > weight_limit:
-            usage.error, usage.retry_after_s = errors.too_much_weight(weight_limit), weight_retry
-        elif ip_used > ip_limit:
-            usage.error, usage.retry_after_s = errors.too_much_weight(ip_limit), weight_retry
+        if key_used > weight_limit:
+            usage.error, usage.retry_after_s = (
+                errors.too_much_weight(weight_limit),
+                ip.retry_after_s,
+            )
+        elif ip.used > ip_limit:
+            usage.error, usage.retry_after_s = errors.too_much_weight(ip_limit), ip.retry_after_s
     order_limit = limits.get("orders_10s")
     if (
         usage.error is None

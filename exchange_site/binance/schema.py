@@ -16,17 +16,17 @@ from django.urls import URLPattern, URLResolver
 from .endpoint import Endpoint, Security
 from .openapi import COMPONENTS, ERROR, Schema
 from .params import Param
-from .signing import RECV_WINDOW_DEFAULT_MS, RECV_WINDOW_MAX_MS
+from .signing import RECV_WINDOW_DEFAULT_MS, RECV_WINDOW_MAX_MS, RECV_WINDOW_PATTERN
 
 SIGNED_FIELDS: dict[str, tuple[Schema, bool, str]] = {
     "timestamp": (
-        {"type": "integer", "format": "int64"},
+        {"type": "integer", "format": "int64", "minimum": 0},
         True,
         "Client time in ms (µs values >= 10^15 accepted). Accepted when timestamp < server"
         " time + 1000 and server time - timestamp <= recvWindow.",
     ),
     "recvWindow": (
-        {"type": "string", "pattern": r"^[0-9]{1,20}(\.[0-9]{1,3})?$"},
+        {"type": "string", "pattern": RECV_WINDOW_PATTERN},
         False,
         f"ms, default {RECV_WINDOW_DEFAULT_MS}, at most {RECV_WINDOW_MAX_MS} (-1131); up to 3"
         " decimals.",
@@ -96,7 +96,13 @@ def _operation(path: str, ep: Endpoint) -> dict[str, Any]:
         notes.append("Parameters may also be sent in the query string.")
         properties = {p["name"]: {**p["schema"], **_desc(p)} for p in parameters}
         required_names = [p["name"] for p in parameters if p["required"]]
-        body: dict[str, Any] = {"type": "object", "properties": properties}
+        # Undeclared fields are accepted (clients add their own) and ignored, each sent once:
+        # a name sent twice is -1101.
+        body: dict[str, Any] = {
+            "type": "object",
+            "properties": properties,
+            "additionalProperties": {"type": "string"},
+        }
         if required_names:
             body["required"] = required_names
         operation["requestBody"] = {
@@ -120,6 +126,7 @@ def _operation(path: str, ep: Endpoint) -> dict[str, Any]:
         operation["security"] = [{"ApiKey": []}]
     else:
         operation["security"] = []
+    responses["413"] = _error("-1101 request body larger than API_MAX_BODY_BYTES.")
     responses["429"] = _error("-1003 request weight or -1015 order rate exceeded; see Retry-After.")
     responses["500"] = _error("-1000 unexpected error (outcome unknown).")
     responses["503"] = _error("-1001 dependency unavailable; -1007 no verdict in time.")

@@ -18,6 +18,9 @@ from . import errors
 SIGNATURE_PREFIX = b"signature="
 TIMESTAMP_RE = re.compile(r"^[0-9]{1,20}$")
 RECV_WINDOW_RE = re.compile(r"^[0-9]{1,20}(\.[0-9]{1,3})?$")
+# What the schema declares: 0 to 60000 without leading zeros, up to 3 decimals. A longer number
+# above 60000 is -1131 (Binance's answer); anything else outside this pattern -1100.
+RECV_WINDOW_PATTERN = r"^(60000(\.0{1,3})?|(0|[1-9][0-9]{0,3}|[1-5][0-9]{4})(\.[0-9]{1,3})?)$"
 RECV_WINDOW_DEFAULT_MS = 5000
 RECV_WINDOW_MAX_MS = 60000
 # Timestamps at or above this are microseconds (the contract allows clients to send them).
@@ -48,22 +51,24 @@ def signature_check(*, secret: bytes, query: bytes, body: bytes, signature: str)
         raise errors.signature_invalid()
 
 
-def timing_check(*, timestamp: str, recv_window: str, now_us: int) -> None:
+def timing_check(*, timestamp: str, recv_window: str | None, now_us: int) -> None:
     """Accept only if timestamp < now + 1000 ms and now - timestamp <= recvWindow.
 
     Works in integer microseconds: recvWindow may carry up to 3 decimals (µs resolution), and
     timestamps may come in microseconds.
     """
-    if not TIMESTAMP_RE.match(timestamp):
+    if not TIMESTAMP_RE.fullmatch(timestamp):
         raise errors.illegal_chars("timestamp", TIMESTAMP_RE.pattern)
-    if recv_window == "":
+    if recv_window is None:  # not sent (sent empty is malformed: the schema allows no "")
         window_us = RECV_WINDOW_DEFAULT_MS * 1000
     else:
-        if not RECV_WINDOW_RE.match(recv_window):
+        if not RECV_WINDOW_RE.fullmatch(recv_window):
             raise errors.illegal_chars("recvWindow", RECV_WINDOW_RE.pattern)
         window = Decimal(recv_window)
         if window > RECV_WINDOW_MAX_MS:
             raise errors.recv_window_too_large()
+        if not re.fullmatch(RECV_WINDOW_PATTERN, recv_window):  # e.g. leading zeros
+            raise errors.illegal_chars("recvWindow", RECV_WINDOW_PATTERN)
         window_us = int(window * 1000)
     ts = int(timestamp)
     ts_us = ts if ts >= MICROSECONDS_FROM else ts * 1000

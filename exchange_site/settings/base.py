@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "wallet",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "axes",
     "clearing",
     "orders",
     "matching",
@@ -44,6 +45,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every later middleware sees the client's address (TRUSTED_PROXIES).
+    "exchange_site.clientip.trusted_proxy_middleware",
+    "exchange_site.logctx.request_id_middleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -53,6 +57,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last of the request middleware (django-axes' rule): answers a locked-out login.
+    "axes.middleware.AxesMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -124,4 +130,5 @@ from .channels import *  # noqa: E402, F403
 from .logging import *  # noqa: E402, F403
 from .ratelimits import *  # noqa: E402, F403
 from .rest import *  # noqa: E402, F403
+from .security import *  # noqa: E402, F403
 from .wallet import *  # noqa: E402, F403

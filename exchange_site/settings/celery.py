@@ -26,7 +26,15 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "flags-scan": {"task": "admin_rbac.flags_scan", "schedule": 60.0},
     # Candles behind their trades (a lost enqueue): the roll-up is idempotent.
     "candles-sweep": {"task": "marketdata.roll_candles_sweep", "schedule": 5.0},
+    # The worker's heartbeat in Redis (exchange_site/health.py), shown by /readyz.
+    "ops-heartbeat": {
+        "task": "ops.heartbeat",
+        "schedule": env("OPS_HEARTBEAT_EVERY_S", 5.0, cast=float),
+    },
 }
+# Task modules outside the apps (autodiscovery covers the apps' tasks.py).
+CELERY_IMPORTS = ["exchange_site.health"]
+# Celery's own log lines go through Django's LOGGING (exchange_site/celery_app.py).
 # Work older than this is re-driven by the sweeps (seconds).
 SETTLE_SWEEP_AGE_S = env("SETTLE_SWEEP_AGE_S", 2.0, cast=float)
 SETTLEMENT_LAG_ALERT_S = env("SETTLEMENT_LAG_ALERT_S", 5.0, cast=float)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 import structlog
 from structlog.typing import Processor
 
 from .env import env
 
 LOG_LEVEL = env("LOG_LEVEL", "INFO")
+# Python warnings (e.g. Celery's "running as root") become JSON log lines (logger py.warnings).
+logging.captureWarnings(True)
 
 _shared: list[Processor] = [
     structlog.contextvars.merge_contextvars,
@@ -31,6 +35,11 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
+        # One line per task received and finished: too many for INFO (the task's own lines
+        # carry task_id and task_name).
+        "celery.worker.strategy": {"level": "WARNING"},
+        "celery.app.trace": {"level": "WARNING"},
+        "celery.beat": {"level": "WARNING"},  # "Sending due task" every few seconds
     },
 }
 

@@ -25,3 +25,8 @@ API_RATE_LIMITS: dict[str, dict[str, int | None]] = {
     },
     "unlimited": {"weight_1m": None, "orders_10s": None},
 }
+
+# Request size caps of the API, checked before anything is parsed (-1101): the body in bytes
+# (HTTP 413) and the number of name=value fields in the query string and body together.
+API_MAX_BODY_BYTES: int = env("API_MAX_BODY_BYTES", 65536, cast=int)
+API_MAX_PARAMS: int = env("API_MAX_PARAMS", 100, cast=int)

@@ -189,7 +189,8 @@ _KLINES_DOC = (
 
 @endpoint(
     "GET",
-    weight=2,
+    weight=schema.klines_weight,
+    weight_doc="2 (limit <= 100), 5 (<= 500, the default), 10 (<= 1000)",
     params=schema.KLINES_PARAMS,
     response=openapi.array(schema.KLINE),
     summary="Candlesticks, read from the candles the worker rolls up from the trades",

@@ -21,6 +21,7 @@ from exchange_site.binance.params import (
     START_TIME,
     SYMBOL,
     SYMBOL_OPTIONAL,
+    SYMBOL_OR_SYMBOLS,
     SYMBOLS,
     Kind,
     Param,
@@ -36,7 +37,7 @@ STP_MODES = [choice.value for choice in Order.STP]
 
 # Parameters and weights ---------------------------------------------------------------------
 
-MARKETS_PARAMS = spec(SYMBOL_OPTIONAL, SYMBOLS)
+MARKETS_PARAMS = spec(SYMBOL_OPTIONAL, SYMBOLS, rules=(SYMBOL_OR_SYMBOLS,))
 DEPTH_PARAMS = spec(SYMBOL, limit(100, 5000))
 TRADES_PARAMS = spec(SYMBOL, limit(500, 1000))
 AGG_TRADES_PARAMS = spec(
@@ -63,6 +64,7 @@ TICKER_24H_PARAMS = spec(
     SYMBOL_OPTIONAL,
     SYMBOLS,
     Param("type", Kind.ENUM, choices=("FULL", "MINI"), default="FULL"),
+    rules=(SYMBOL_OR_SYMBOLS,),
 )
 AVG_PRICE_PARAMS = spec(SYMBOL)
 
@@ -80,6 +82,17 @@ def symbols_weight(single: int, few: int, many: int) -> Callable[[Mapping[str, s
         return many
 
     return weight
+
+
+def klines_weight(raw: Mapping[str, str]) -> int:
+    """By the number of candles asked for: each may aggregate many trades, so a long history is
+    not one light request (Binance charges 2 whatever the limit)."""
+    n = int(raw.get("limit") or 500)
+    if n <= 100:
+        return 2
+    if n <= 500:
+        return 5
+    return 10
 
 
 def depth_weight(raw: Mapping[str, str]) -> int:

@@ -11,14 +11,14 @@ filters, funds, ownership) is the services' job.
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from exchange_site.binance import errors, openapi
 from exchange_site.binance.db import db_call
 from exchange_site.binance.endpoint import Call, Security, endpoint
 from exchange_site.binance.openapi import array
-from exchange_site.binance.times import from_ms
+from exchange_site.binance.times import end_of_ms, from_ms
 from orders import outcomes, selectors, services
 from orders.models import Order
 from orders.outcomes import NewOrder
@@ -26,7 +26,6 @@ from orders.outcomes import NewOrder
 from . import render, schema
 
 DAY_MS = 86_400_000
-END_OF_MS = timedelta(microseconds=999)
 
 
 # Parameters -> service arguments --------------------------------------------------------------
@@ -58,7 +57,7 @@ def _range(p: dict[str, Any]) -> tuple[datetime | None, datetime | None]:
         from_ms(start) if start is not None else None,
         # Inclusive of the whole end millisecond (the selectors take created_at <= end, and
         # created_at has microseconds).
-        from_ms(end) + END_OF_MS if end is not None else None,
+        end_of_ms(end) if end is not None else None,
     )
 
 

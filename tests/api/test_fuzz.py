@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 from accounts.models import ApiKey
 from clearing.models import Hold, LedgerAccount, LedgerTransaction
 from exchange_site.binance.endpoint import Endpoint
-from exchange_site.binance.params import INT_RE, Kind, Param
+from exchange_site.binance.params import INT64_MAX, INT_RE, Kind, Param
 from exchange_site.binance.schema import routed_endpoints
+from exchange_site.binance.times import MAX_TIME_MS
 from exchange_site.money import DECIMAL_RE
 from orders.models import Order, Trade
 from tests.api_client import ApiClient, Response, make_market
@@ -44,6 +45,31 @@ FUZZ = settings(
 
 any_text = st.text(min_size=1, max_size=30)
 
+# Shapes that gave 500s or leaked internal text (issue 13): too long for a column, ending in a
+# newline (a `$` matches before it), beyond an amount column or a datetime, more significant
+# digits than a default Decimal context keeps.
+HUGE_DECIMALS = st.sampled_from(
+    ["1000000000000000000", "99999999999999999999", "99999999999999999999.99999999999999999999"]
+)
+OVER_PRECISE_DECIMALS = st.sampled_from(
+    ["100000000.00000000000000000001", "0.00000000000000000001", "1.00000000000000000001"]
+) | st.decimals(min_value=0, max_value=10**9, places=20).map(lambda d: f"{d:f}")
+EDGE_INTS = st.sampled_from(
+    [MAX_TIME_MS, MAX_TIME_MS + 1, INT64_MAX, INT64_MAX + 1, 10**20 - 1]
+).map(str)
+
+
+def newline_ended(values: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    return values.flatmap(lambda v: st.sampled_from([f"{v}\n", f"{v}\r\n", f"{v}\x00"]))
+
+
+def too_long(pattern: str) -> st.SearchStrategy[str]:
+    """A value of the pattern's alphabet one character longer than it allows (36 + 1 for a
+    client order id), sometimes with a newline too."""
+    longest = max((int(n) for n in re.findall(r"\{\d+,(\d+)\}", pattern)), default=64)
+    base = st.just("a" * (longest + 1)) | st.just("A" * (longest + 1))
+    return base | newline_ended(st.just("a" * longest))
+
 
 def fits(param: Param, value: str) -> bool:
     """Whether `value` could be accepted for `param` (then it is no use as a malformed one)."""
@@ -62,14 +88,24 @@ def malformed(param: Param) -> st.SearchStrategy[str]:
         Kind.BOOL: st.sampled_from(["yes", "1", "tru"]),
         Kind.JSON_ARRAY: st.sampled_from(["[", "[]", '["btcusdt"]', "{}", "[1]", '"BTCUSDT"']),
     }.get(param.kind, st.nothing())
-    return (specific | any_text).filter(lambda v: v != "" and not fits(param, v))
+    shaped = newline_ended(plausible(param))
+    if param.pattern:
+        shaped |= too_long(param.pattern)
+    if param.kind is Kind.INT:
+        shaped |= EDGE_INTS
+    return (specific | shaped | any_text).filter(lambda v: v != "" and not fits(param, v))
 
 
 def plausible(param: Param) -> st.SearchStrategy[str]:
     if param.kind is Kind.DECIMAL:
-        return st.decimals(min_value=0, max_value=10**7, places=8).map(lambda d: f"{d:f}")
+        usual = st.decimals(min_value=0, max_value=10**7, places=8).map(lambda d: f"{d:f}")
+        return usual | HUGE_DECIMALS | OVER_PRECISE_DECIMALS
     if param.kind is Kind.INT:
-        return st.integers(min_value=0, max_value=2**63 - 1).map(str) | st.integers(0, 5).map(str)
+        return (
+            st.integers(min_value=0, max_value=INT64_MAX).map(str)
+            | st.integers(0, 5).map(str)
+            | EDGE_INTS
+        )
     if param.kind is Kind.ENUM:
         return st.sampled_from(param.choices)
     if param.kind is Kind.BOOL:
@@ -79,7 +115,10 @@ def plausible(param: Param) -> st.SearchStrategy[str]:
     if param.name == "symbol":
         return st.sampled_from(["BTCUSDT", "ETHUSDT", "NOPE"])
     if param.pattern:
-        return st.from_regex(re.compile(param.pattern), fullmatch=True).filter(bool)
+        # Anchored patterns: from_regex alone would also end some values in a newline.
+        return st.from_regex(re.compile(param.pattern), fullmatch=True).filter(
+            lambda v: bool(v) and re.fullmatch(param.pattern or "", v) is not None
+        ) | too_long(param.pattern)
     return any_text
 
 

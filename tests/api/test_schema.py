@@ -7,8 +7,9 @@ from django.urls import get_resolver
 from openapi_spec_validator import validate
 
 from exchange_site.binance.endpoint import Endpoint
+from exchange_site.binance.params import SYMBOL_PATTERN, json_array_pattern
 from exchange_site.binance.schema import routed_endpoints
-from tests.api_client import ApiClient
+from tests.api_client import ApiClient, make_market
 
 CONTRACT_OPERATIONS = {
     ("get", "/api/v3/ping"),
@@ -118,3 +119,23 @@ def test_docs_page_uses_local_static_files(api: ApiClient) -> None:
     assert css.status_code == 200
     missing = api.get("/api/docs/static/../../settings.py")
     assert missing.status_code == 404
+
+
+def test_schema_says_what_the_server_does_with_symbol_and_symbols(api: ApiClient) -> None:
+    """symbols is a string holding a JSON array (its pattern is the one enforced), symbol with
+    symbols is -1128 and said so, and an empty symbol= is refused, not taken as absent."""
+    make_market()
+    document = api.get("/api/schema/").json()
+    for path in ("/api/v3/exchangeInfo", "/api/v3/ticker/24hr", "/api/v3/ticker/price"):
+        operation = document["paths"][path]["get"]
+        symbols = next(p for p in operation["parameters"] if p["name"] == "symbols")
+        assert symbols["schema"]["type"] == "string"
+        assert symbols["schema"]["pattern"] == json_array_pattern(SYMBOL_PATTERN)
+        assert "JSON array" in symbols["description"]
+        assert "-1128" in operation["description"]
+        both = api.get(path, {"symbol": "BTCUSDT", "symbols": '["BTCUSDT"]'})
+        assert both.json() == {"code": -1128, "msg": "Combination of optional parameters invalid."}
+        empty = api.get(path, {"symbol": ""})
+        assert empty.status_code == 400
+        assert empty.json()["code"] == -1100
+        assert "'symbol'" in empty.json()["msg"]

@@ -8,9 +8,12 @@ import pytest
 
 from exchange_site.binance import errors
 from exchange_site.binance.params import (
+    MAX_SYMBOLS,
     SYMBOL,
+    SYMBOL_OPTIONAL,
     SYMBOLS,
     Kind,
+    NotTogether,
     OneOf,
     Param,
     limit,
@@ -81,7 +84,8 @@ def test_valid_values_are_typed() -> None:
     assert "x" not in values  # undeclared parameters are ignored
 
 
-MARKET = {**BASE, "type": "MARKET", "price": ""}
+# A MARKET order without a price (price= sent empty is malformed, not absent).
+MARKET = {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET"}
 
 
 @pytest.mark.parametrize(
@@ -117,7 +121,7 @@ def test_errors(raw: dict[str, str], expected: tuple[int, str]) -> None:
 
 def test_market_with_exactly_one_amount_passes() -> None:
     for amount in ("quantity", "quoteOrderQty"):
-        values = ORDERISH.validate({**BASE, "type": "MARKET", "price": "", amount: "10"})
+        values = ORDERISH.validate({**MARKET, amount: "10"})
         assert values[amount] == Decimal(10)
 
 
@@ -144,3 +148,44 @@ def test_openapi_schemas_of_params() -> None:
     assert side.openapi_schema() == {"type": "string", "enum": ["BUY", "SELL"]}
     price = Param("price", Kind.DECIMAL, required_when=when("type", "LIMIT"))
     assert "Required when type is LIMIT." in price.openapi_description()
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        # Sent empty is not "absent": the schema declares no empty value for these.
+        ({**BASE, "quantity": ""}, illegal("quantity", DEC)),
+        ({**BASE, "limit": ""}, illegal("limit", "^[0-9]{1,20}$")),
+        ({**BASE, "flag": ""}, illegal("flag", "true, false")),
+        ({**BASE, "symbols": ""}, illegal("symbols", SYMBOLS_RANGE)),
+        ({**BASE, "symbol": ""}, mandatory("symbol")),
+        # Patterns apply to the whole value: "$" alone would accept a trailing newline.
+        ({**BASE, "symbol": "BTCUSDT\n"}, illegal("symbol", "^[A-Z0-9]{1,32}$")),
+        ({**BASE, "limit": "5\n"}, illegal("limit", "^[0-9]{1,20}$")),
+        ({**BASE, "price": "1\n"}, illegal("price", DEC)),
+        ({**BASE, "symbols": '["BTCUSDT\\n"]'}, illegal("symbols", SYMBOLS_RANGE)),
+    ],
+)
+def test_empty_and_newline_ended_values(raw: dict[str, str], expected: tuple[int, str]) -> None:
+    assert err(raw) == expected
+
+
+def test_symbols_is_a_json_array_with_json_whitespace() -> None:
+    assert ORDERISH.validate({**BASE, "symbols": ' [ "BTCUSDT" ,"ETHUSDT"]\n'})["symbols"] == [
+        "BTCUSDT",
+        "ETHUSDT",
+    ]
+    too_many = "[" + ",".join(['"BTCUSDT"'] * (MAX_SYMBOLS + 1)) + "]"
+    assert err({**BASE, "symbols": too_many}) == illegal("symbols", SYMBOLS_RANGE)
+
+
+def test_symbol_with_symbols_is_1128_and_documented() -> None:
+    rule = NotTogether(("symbol", "symbols"))
+    both = spec(SYMBOL_OPTIONAL, SYMBOLS, rules=(rule,))
+    with pytest.raises(errors.ApiError) as caught:
+        both.validate({"symbol": "BTCUSDT", "symbols": '["BTCUSDT"]'})
+    assert (caught.value.code, caught.value.msg) == (
+        -1128,
+        "Combination of optional parameters invalid.",
+    )
+    assert "-1128" in rule.describe()

@@ -65,7 +65,9 @@ def test_operator_halts_a_market_and_rest_orders_are_refused(
     assert refused.json() == {"code": -2010, "msg": "Market is closed."}
     assert Order.objects.count() == 1
     assert _symbol_status(alice) == "HALT"
-    metrics = browser.get("/metrics").content.decode()
+    # /metrics answers the scraper's address (METRICS_ALLOWED_IPS), not the operator's browser.
+    assert browser.get("/metrics").status_code == 404
+    metrics = Client(REMOTE_ADDR="127.0.0.1").get("/metrics").content.decode()
     assert 'exchange_market_trading_state{market="BTCUSDT"} 3.0' in metrics
 
     entry = AuditEntry.objects.get(action="market.set_status")
