@@ -44,6 +44,7 @@ from clearing.fees import trade_fees
 from clearing.holds import order_holds_original
 from exchange_site.binance import times
 from marketdata.depthstore import depth_queue, depth_write
+from marketdata.feedbus import market_channel
 from matching.engine import (
     AmendRejected,
     BookSnapshot,
@@ -1147,25 +1148,33 @@ class Matcher:
             keys = [verdict_key(rid) for rid in batch.rids]
             pipe.eval(_VERDICTS, len(keys), *keys, VERDICT_TTL_S, *batch.rids.values())
         full: list[_MarketCtx] = []
-        for ctx in batch.touched.values():
+        # T: the trades' time (created_at, what REST shows); c: when the commit had returned
+        # (the live streams' commit-to-send histogram starts there).
+        trade_ms = int(batch.committed_at.timestamp() * 1000) if batch.committed_at else 0
+        committed = time.time()
+        trades = self._public_trades(batch)
+        for mid, ctx in batch.touched.items():
+            # One message per market and batch (marketdata.live reads it): the depth diff with
+            # its update ids, then the trades, in engine order, with the commit time.
+            message: dict[str, Any] = {"c": committed, "T": trade_ms}
             if ctx.full_depth:
-                full.append(ctx)
-                continue
-            changes = ctx.book.take_depth_changes()
-            if changes is None:
-                continue
-            symbol = ctx.market.symbol
-            depth_queue(
-                pipe, symbol=symbol, update_id=changes.last_update_id, bids=changes.bids,
-                asks=changes.asks, last_price_ticks=ctx.book.last_trade_price_ticks,
-            )  # fmt: skip
-            pipe.publish(
-                f"md:{symbol}",
-                orjson.dumps({
-                    "e": "depth", "U": changes.first_update_id, "u": changes.last_update_id,
-                    "b": list(changes.bids.items()), "a": list(changes.asks.items()),
-                }),
-            )  # fmt: skip
+                full.append(ctx)  # rewritten whole below, not published: subscribers resync
+            else:
+                changes = ctx.book.take_depth_changes()
+                if changes is not None:
+                    depth_queue(
+                        pipe, symbol=ctx.market.symbol, update_id=changes.last_update_id,
+                        bids=changes.bids, asks=changes.asks,
+                        last_price_ticks=ctx.book.last_trade_price_ticks,
+                    )  # fmt: skip
+                    message["U"] = changes.first_update_id
+                    message["u"] = changes.last_update_id
+                    message["b"] = list(changes.bids.items())
+                    message["a"] = list(changes.asks.items())
+            if mid in trades:
+                message["t"] = trades[mid]
+            if len(message) > 2:
+                pipe.publish(market_channel(ctx.market.symbol), orjson.dumps(message))
         try:
             pipe.execute()
             for ctx in full:
@@ -1199,6 +1208,11 @@ class Matcher:
         if batch.commands:
             MATCH_LATENCY.observe(batch.engine_s / batch.commands)
         self._publish_user_events(batch)
+        if batch.trades:
+            from marketdata.tasks import candles_roll_enqueue
+
+            for mid in {ctx.mid for ctx, _, _ in batch.trades}:
+                candles_roll_enqueue(mid, self.redis)
         if batch.settle:
             from clearing.tasks import settle_market_enqueue
 
@@ -1287,6 +1301,18 @@ class Matcher:
             with contextlib.suppress(Exception):
                 if connection.needs_rollback or not connection.is_usable():
                     connection.close()
+
+    @staticmethod
+    def _public_trades(batch: _Batch) -> dict[int, list[list[int | bool]]]:
+        """Per market: [trade id, price ticks, qty lots, buyer is maker] in engine order."""
+        out: dict[int, list[list[int | bool]]] = {}
+        for ctx, ev, _ in batch.trades:
+            tid = batch.trade_ids.get((ctx.mid, ev.seq))
+            if tid is not None:
+                out.setdefault(ctx.mid, []).append(
+                    [tid, ev.price_ticks, ev.qty_lots, ev.taker_side != Side.BUY]
+                )
+        return out
 
     def _observe_prices(self, batch: _Batch) -> None:
         """The circuit breaker's input (orders.breaker): this batch's trade prices per market."""

@@ -24,3 +24,10 @@ WEBSOCKET_URLCONFS = ["userdata.routing", "marketdata.routing"]
 USERDATA_LISTEN_KEY_TTL_S = env("USERDATA_LISTEN_KEY_TTL_S", 3600, cast=int)
 USERDATA_QUEUE_MAX = env("USERDATA_QUEUE_MAX", 1000, cast=int)
 USERDATA_KEY_CHECK_S = env("USERDATA_KEY_CHECK_S", 10.0, cast=float)
+
+# Market streams (marketdata.live): frames a connection may have waiting before it is closed
+# as too slow (it must resynchronise rather than be fed a gap).
+WS_QUEUE_LIMIT = env("WS_QUEUE_LIMIT", 1000, cast=int)
+# Bytes the server may hold for one socket that the client has not read (daphne buffers every
+# send); above it the connection is closed as too slow.
+WS_SEND_BUFFER_LIMIT = env("WS_SEND_BUFFER_LIMIT", 4 * 1024 * 1024, cast=int)

@@ -17,6 +17,7 @@ CONTRACT_OPERATIONS = {
     ("get", "/api/v3/exchangeInfo"),
     ("get", "/api/v3/depth"),
     ("get", "/api/v3/trades"),
+    ("get", "/api/v3/uiKlines"),
     ("get", "/api/v3/aggTrades"),
     ("get", "/api/v3/klines"),
     ("get", "/api/v3/ticker/24hr"),
