@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+import functools
+import time
 from collections.abc import Iterable
 from decimal import Decimal
 
@@ -20,13 +22,28 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from exchange_site.errors import InsufficientFunds
+from userdata.publish import publish_quietly
 
+from .balance_events import balances_announce
 from .models import Hold
 from .services import Leg, funds_release_legs
 
 
 def order_hold_key(order_id: int) -> str:
     return f"order:{order_id}"
+
+
+def order_hold_announce(*, user_id: int, asset_id: int) -> None:
+    """After the commit that placed a hold (the acceptance statement or `order_hold_place`):
+    the user's new position of the asset on their user data streams (outboundAccountPosition),
+    as ledger_post announces every other balance change."""
+    transaction.on_commit(
+        functools.partial(
+            publish_quietly, balances_announce, pairs={(user_id, asset_id)},
+            at_ms=time.time_ns() // 1_000_000,
+        ),
+        robust=True,
+    )  # fmt: skip
 
 
 def order_hold_place(*, order_id: int, user_id: int, asset_id: int, amount: Decimal) -> None:
@@ -48,6 +65,7 @@ def order_hold_place(*, order_id: int, user_id: int, asset_id: int, amount: Deci
         if "insufficient_funds" in str(exc):
             raise InsufficientFunds() from exc
         raise
+    order_hold_announce(user_id=user_id, asset_id=asset_id)
 
 
 def order_release_legs(*, user_id: int, asset_id: int, amount: Decimal) -> list[Leg]:

@@ -20,6 +20,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from admin_rbac.services import Actor, audit_record, audit_snapshot
+from clearing.holds import order_hold_announce
 from clearing.models import LedgerAccount
 from exchange_site.errors import DomainError, InsufficientFunds, InvalidInput
 from exchange_site.money import AMOUNT_LIMIT
@@ -521,6 +522,7 @@ def _order_place_once(
             raise InsufficientFunds()
         return Submitted(Order(user_id=user_id, market=market, **spec.fields), "")
     order = _insert(market, user_id, spec, client_order_id)
+    order_hold_announce(user_id=user_id, asset_id=spec.hold_asset_id)
     rid = request_id_new()
     _enqueue_after_commit(symbol, [(place_command(order, market, spec.hold_amount), rid)])
     return Submitted(order, rid)

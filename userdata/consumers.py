@@ -379,7 +379,7 @@ class WsApiSocket(_Socket):
         signature_check(secret=key.secret, query=payload.encode(), body=b"", signature=signature)
         timing_check(
             timestamp=_plain(params["timestamp"]),
-            recv_window=_plain(params.get("recvWindow", "")),
+            recv_window=_plain(params["recvWindow"]) if "recvWindow" in params else None,
             now_us=time.time_ns() // 1000,
         )
         if not self._started:
