@@ -133,19 +133,23 @@ async def _decide(
         if refused is None:
             raise
         return await refused(exc)
-    batch = (submitted,) if isinstance(submitted, Submitted) else submitted
-    # With the request_id bound (exchange_site.logctx): the link from a request to its orders
-    # and to the command ids the matcher's batch log names.
-    log.info(
-        "order.submitted",
-        order_ids=[s.order.pk for s in batch],
-        command_ids=sorted(_request_ids(submitted)),
-    )
+    _log_submitted(submitted)
     if wait and await _verdict(_request_ids(submitted)):
         return await db_call(settle, submitted)
     if undecided is None:
         raise errors.backend_timeout()
     return undecided(submitted)
+
+
+def _log_submitted(submitted: Submitted | Sequence[Submitted]) -> None:
+    """With the request_id bound (exchange_site.logctx): the link from a request to its orders
+    and to the command ids the matcher's batch log names."""
+    batch = (submitted,) if isinstance(submitted, Submitted) else submitted
+    log.info(
+        "order.submitted",
+        order_ids=[s.order.pk for s in batch],
+        command_ids=sorted(_request_ids(submitted)),
+    )
 
 
 def _request_ids(submitted: Submitted | Sequence[Submitted]) -> set[str]:
@@ -274,6 +278,7 @@ async def order_place_decided(
     The answer is built from the verdict's payload; only a bare verdict (the matcher found the
     order already applied) is followed by a re-read."""
     submitted = await db_call(lambda: services.order_place(user_id=user_id, symbol=symbol, **order))
+    _log_submitted(submitted)
     if not (verdict or order["type"] not in NO_REFUSAL_TYPES):
         return _accepted(submitted)
     payload = await verdict_get(submitted.request_id, timeout=settings.API_VERDICT_TIMEOUT)
