@@ -2,7 +2,7 @@
 PORT ?= 8000
 export PORT
 
-.PHONY: run test setup lint bench-engine bench-matcher bench-api
+.PHONY: run test setup lint bench-engine bench-matcher bench-api bench-ws
 
 run:
 	@bash scripts/bootstrap.sh run
@@ -31,3 +31,7 @@ bench-matcher:
 bench-api:
 	@bash scripts/bootstrap.sh test
 	.venv/bin/python -m bench.api
+
+bench-ws:
+	@bash scripts/bootstrap.sh test
+	.venv/bin/python -m bench.ws

@@ -12,6 +12,8 @@ from django.db import transaction
 
 from admin_rbac.services import Actor, audit_record
 from exchange_site.errors import DomainError, InvalidInput
+from exchange_site.redis import get_redis
+from userdata.publish import publish_quietly, user_control_publish
 
 from .models import ApiKey, User
 
@@ -88,9 +90,27 @@ def api_key_secret(api_key: ApiKey) -> str:
 
 @transaction.atomic(durable=True)
 def api_key_set_enabled(*, api_key: ApiKey, enabled: bool) -> ApiKey:
+    """Enable or disable a key; disabling ends its user data streams after commit."""
     api_key.enabled = enabled
     api_key.save(update_fields=["enabled"])
+    if not enabled:
+        _streams_end_after_commit([(api_key.user_id, api_key.pk)])
     return api_key
+
+
+def _streams_end_after_commit(keys: Iterable[tuple[int, int]]) -> None:
+    """Tell the open user data streams of these (user id, API key id) that their key is off
+    (they send eventStreamTerminated and end), once the change is committed."""
+    keys = list(keys)
+    if not keys:
+        return
+
+    def publish() -> None:
+        client = get_redis()
+        for user_id, key_id in keys:
+            user_control_publish(client, user_id, {"ctl": "key_off", "key": key_id})
+
+    transaction.on_commit(lambda: publish_quietly(publish), robust=True)
 
 
 def _own_key(user_id: int, key_id: int) -> ApiKey:
@@ -107,6 +127,8 @@ def api_key_owner_set_enabled(*, user_id: int, key_id: int, enabled: bool) -> Ap
     api_key = _own_key(user_id, key_id)
     api_key.enabled = enabled
     api_key.save(update_fields=["enabled"])
+    if not enabled:
+        _streams_end_after_commit([(user_id, api_key.pk)])
     return api_key
 
 
@@ -114,7 +136,9 @@ def api_key_owner_set_enabled(*, user_id: int, key_id: int, enabled: bool) -> Ap
 def api_key_owner_delete(*, user_id: int, key_id: int) -> None:
     """The owner deletes one of their keys for good (refused within API_KEY_CACHE_TTL, as a
     disabled key). Someone else's key is unknown. Commits."""
-    _own_key(user_id, key_id).delete()
+    api_key = _own_key(user_id, key_id)
+    _streams_end_after_commit([(user_id, api_key.pk)])
+    api_key.delete()
 
 
 # --------------------------------------------------------------------------- operators (support)
@@ -149,7 +173,13 @@ def users_set_active(*, user_ids: Iterable[int], active: bool, actor: Actor, rea
     lookup checks the user, within API_KEY_CACHE_TTL). One audit entry per user changed.
     Returns how many changed."""
     action = "user.enable" if active else "user.disable"
-    return _set_flag(User, user_ids, "is_active", active, action, actor, reason)
+    user_ids = list(user_ids)
+    changed = _set_flag(User, user_ids, "is_active", active, action, actor, reason)
+    if not active:
+        _streams_end_after_commit(
+            ApiKey.objects.filter(user_id__in=user_ids).values_list("user_id", "pk")
+        )
+    return changed
 
 
 @transaction.atomic(durable=True)
@@ -159,4 +189,10 @@ def api_keys_set_enabled(
     """Enable or disable API keys (effective within API_KEY_CACHE_TTL). One audit entry per key
     changed. Returns how many changed."""
     action = "apikey.enable" if enabled else "apikey.disable"
-    return _set_flag(ApiKey, key_ids, "enabled", enabled, action, actor, reason)
+    key_ids = list(key_ids)
+    changed = _set_flag(ApiKey, key_ids, "enabled", enabled, action, actor, reason)
+    if not enabled:
+        _streams_end_after_commit(
+            ApiKey.objects.filter(pk__in=key_ids).values_list("user_id", "pk")
+        )
+    return changed

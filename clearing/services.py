@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -12,7 +14,9 @@ from django.db.models import F, Q
 
 from exchange_site.errors import InsufficientFunds, InvalidInput
 from exchange_site.money import ZERO
+from userdata.publish import publish_quietly
 
+from .balance_events import BALANCE_UPDATE_KINDS, balances_announce
 from .models import LedgerAccount, LedgerTransaction, Posting
 
 Kind = LedgerAccount.Kind
@@ -151,7 +155,29 @@ def ledger_post(
             )
         for account, delta in changed:
             account.balance += delta
+    _announce_after_commit(kind, deltas)
     return txn, True
+
+
+def _announce_after_commit(kind: str, deltas: dict[AccountKey, Decimal]) -> None:
+    """The user data streams' balance events of this posting, once its transaction commits
+    (nothing if it rolls back): clearing.balance_events."""
+    pairs = {(u, a) for (u, a, _), d in deltas.items() if u is not None and d != 0}
+    if not pairs:
+        return
+    updates = []
+    if kind in BALANCE_UPDATE_KINDS:
+        updates = [
+            (u, a, d)
+            for (u, a, k), d in deltas.items()
+            if u is not None and k == Kind.AVAILABLE and d != 0
+        ]
+    at_ms = time.time_ns() // 1_000_000
+    transaction.on_commit(
+        functools.partial(publish_quietly, balances_announce, pairs=pairs, at_ms=at_ms,
+                          updates=updates),
+        robust=True,
+    )  # fmt: skip
 
 
 @transaction.atomic(durable=True)

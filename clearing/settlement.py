@@ -25,9 +25,13 @@ from django.utils import timezone
 from prometheus_client import Gauge, Histogram
 
 from exchange_site.errors import InsufficientFunds
+from userdata.publish import publish_quietly
 
+from .balance_events import balances_announce
+from .fees import trade_legs
+from .holds import order_release_legs
 from .models import LedgerAccount
-from .services import AccountKey, Leg, funds_release_legs
+from .services import AccountKey, Leg
 
 log = structlog.get_logger(__name__)
 Kind = LedgerAccount.Kind
@@ -50,21 +54,6 @@ UNSETTLED_AGE = Gauge(
     ["market"],
     multiprocess_mode="mostrecent",
 )
-
-
-def _trade_legs(
-    buyer: int, seller: int, qty: Decimal, quote: Decimal, bfee: Decimal, sfee: Decimal,
-    base_id: int, quote_id: int,
-) -> list[Leg]:  # fmt: skip
-    legs = [
-        Leg(buyer, quote_id, Kind.LOCKED, -quote),
-        Leg(seller, quote_id, Kind.AVAILABLE, quote - sfee),
-        Leg(None, quote_id, Kind.FEES, sfee),
-        Leg(seller, base_id, Kind.LOCKED, -qty),
-        Leg(buyer, base_id, Kind.AVAILABLE, qty - bfee),
-        Leg(None, base_id, Kind.FEES, bfee),
-    ]
-    return [leg for leg in legs if leg.amount != 0]
 
 
 def _lit(values: list[Any]) -> str:
@@ -241,7 +230,18 @@ def market_settle_batch(
             key = f"trade:{market_id}:{seq}"
             keys.append(key)
             kinds.append("trade")
-            legs_of.append(_trade_legs(buyer, seller, qty, quote, bfee, sfee, base_id, quote_id))
+            legs_of.append(
+                trade_legs(
+                    buyer=buyer,
+                    seller=seller,
+                    qty=qty,
+                    quote=quote,
+                    buyer_fee=bfee,
+                    seller_fee=sfee,
+                    base_id=base_id,
+                    quote_id=quote_id,
+                )
+            )
             buy_order, sell_order = (maker, taker) if ibm else (taker, maker)
             trade_key[key] = (holds[buy_order][1], holds[sell_order][1], quote, qty)
             used[holds[buy_order][1]] += quote
@@ -257,7 +257,7 @@ def market_settle_batch(
             if rest:
                 keys.append(f"order:{oid}:release")
                 kinds.append("order_release")
-                legs_of.append(funds_release_legs(user_id=user_id, asset_id=asset_id, amount=rest))
+                legs_of.append(order_release_legs(user_id=user_id, asset_id=asset_id, amount=rest))
                 used[hold_id] += rest
 
         account_keys = {leg.account_key for legs in legs_of for leg in legs}
@@ -301,6 +301,16 @@ def market_settle_batch(
              "{" + ",".join("t" if h in release else "f" for h in hold_ids) + "}",
              now, _ints(t[0] for t in trades), new_released, market_id],
         )  # fmt: skip
+    changed = {
+        (leg.user_id, leg.asset_id)
+        for key, legs in zip(keys, legs_of, strict=True)
+        if key in applied
+        for leg in legs
+        if leg.user_id is not None
+    }
+    if changed:
+        # Committed: the positions of every user whose balances moved, one event per user.
+        publish_quietly(balances_announce, pairs=changed, at_ms=time.time_ns() // 1_000_000)
     for t in trades:
         SETTLEMENT_LAG.observe((now - t[11]).total_seconds())
     # Trades by seq (the matcher's batch log names the seqs of a request's trades) and the

@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/", include("marketdata.api_urls")),
     path("api/", include("orders.api_urls")),
     path("api/", include("accounts.api_urls")),
+    path("api/", include("userdata.api_urls")),
     path("api/", include("exchange_site.api_urls")),
     path("sapi/", include("wallet.api_urls")),
     path("wallet/", include("wallet.urls")),

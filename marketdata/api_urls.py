@@ -17,6 +17,7 @@ urlpatterns = [
     path("v3/trades", route(md.trades)),
     path("v3/aggTrades", route(md.agg_trades)),
     path("v3/klines", route(md.klines)),
+    path("v3/uiKlines", route(md.ui_klines)),
     path("v3/ticker/24hr", route(md.ticker_24hr)),
     path("v3/ticker/price", route(md.ticker_price)),
     path("v3/ticker/bookTicker", route(md.ticker_book)),

@@ -20,6 +20,7 @@ from typing import Any
 from django.db import connection
 
 from exchange_site.binance.times import end_of_ms, from_ms, to_ms
+from exchange_site.money import fmt
 from exchange_site.redis import get_redis
 from marketdata.depthstore import DepthSnapshot, depth_read
 from orders.models import Market, Trade
@@ -348,17 +349,29 @@ def kline_window(
     return lo, min(kline_shift(interval, lo, limit), top)
 
 
-def _first_trade_ms(market_id: int) -> int | None:
-    first = Trade.objects.filter(market_id=market_id).order_by("id").values_list("created_at")
-    row = first.first()
-    return to_ms(row[0]) if row else None
+def _candles() -> Any:
+    from marketdata.models import Candle
+
+    return Candle.objects
 
 
-def _close_before(market_id: int, moment_ms: int) -> Decimal | None:
+def _first_candle_ms(market_id: int, interval: str) -> int | None:
     row = (
-        Trade.objects.filter(market_id=market_id, created_at__lt=from_ms(moment_ms))
-        .order_by("-id")
-        .values_list("price", flat=True)
+        _candles()
+        .filter(market_id=market_id, interval=interval)
+        .order_by("open_time")
+        .values_list("open_time", flat=True)
+        .first()
+    )
+    return int(row) if row is not None else None
+
+
+def _close_before(market_id: int, interval: str, open_ms: int) -> Decimal | None:
+    row: Decimal | None = (
+        _candles()
+        .filter(market_id=market_id, interval=interval, open_time__lt=open_ms)
+        .order_by("-open_time")
+        .values_list("close", flat=True)
         .first()
     )
     return row
@@ -373,27 +386,36 @@ def kline_list(
     limit: int,
     now_ms: int,
 ) -> list[Kline]:
-    """Candles aggregated from the trades in SQL, ascending.
+    """Candles of the roll-up (marketdata.services.candles_roll), ascending; never the trades.
 
     Candles without trades are filled as Binance does (open = high = low = close = the previous
     close, zero volume), so "the most recent `limit` candles" is the same on a quiet market;
-    candles before the market's first trade are omitted.
+    candles before the market's first trade are omitted. Trades newer than the roll-up's
+    cursor (it runs right after each matcher batch) are added from the trade table: at most
+    PENDING_TRADES_MAX of them, so the answer is current without ever scanning the history.
     """
-    first_trade = _first_trade_ms(market_id)
-    if first_trade is None:
+    pending = _trades_after_cursor(market_id)
+    first = _first_candle_ms(market_id, interval)
+    if pending:
+        first_pending = kline_bucket(interval, pending[0][1])
+        first = first_pending if first is None else min(first, first_pending)
+    if first is None:
         return []
     lo, hi = kline_window(
-        interval,
-        start_ms=start_ms,
-        end_ms=end_ms,
-        limit=limit,
-        now_ms=now_ms,
-        first_trade_ms=first_trade,
-    )
+        interval, start_ms=start_ms, end_ms=end_ms, limit=limit, now_ms=now_ms,
+        first_trade_ms=first,
+    )  # fmt: skip
     if lo >= hi:
         return []
-    filled = {k.open_time_ms: k for k in _kline_aggregate(market_id, interval, lo, hi)}
-    close = _close_before(market_id, lo)
+    filled = {k.open_time_ms: k for k in _kline_rows(market_id, interval, lo, hi)}
+    close = _close_before(market_id, interval, lo)
+    for _, ms, price, qty, quote, buyer_maker in pending:
+        open_ms = kline_bucket(interval, ms)
+        if open_ms < lo:
+            close = price  # newer than every candle: the latest close before lo
+        elif open_ms < hi:
+            filled[open_ms] = _kline_add(filled.get(open_ms), interval, open_ms, price, qty,
+                                         quote, buyer_maker)  # fmt: skip
     result = []
     open_ms = lo
     while open_ms < hi:
@@ -410,51 +432,128 @@ def kline_list(
     return result
 
 
-def _kline_aggregate(market_id: int, interval: str, lo_ms: int, hi_ms: int) -> list[Kline]:
-    """The candles with trades opening in [lo, hi), aggregated in SQL."""
-    table = Trade._meta.db_table
-    epoch_ms = "FLOOR(EXTRACT(EPOCH FROM created_at) * 1000)::bigint"
-    if interval == "1M":
-        bucket = "(EXTRACT(EPOCH FROM date_trunc('month', created_at, 'UTC')) * 1000)::bigint"
-        params: list[Any] = []
-    else:
-        offset = WEEK_OFFSET_MS if interval == "1w" else 0
-        bucket = f"(({epoch_ms} - %s) / %s) * %s + %s"
-        step = KLINE_INTERVALS_MS[interval]
-        params = [offset, step, step, offset]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            WITH b AS (
-                SELECT {bucket} AS t, id, price, qty, quote_qty, is_buyer_maker
-                FROM {table}
-                WHERE market_id = %s AND created_at >= %s AND created_at < %s
-            )
-            SELECT t, (array_agg(price ORDER BY id))[1], MAX(price), MIN(price),
-                   (array_agg(price ORDER BY id DESC))[1], SUM(qty), SUM(quote_qty), COUNT(*),
-                   COALESCE(SUM(qty) FILTER (WHERE NOT is_buyer_maker), 0),
-                   COALESCE(SUM(quote_qty) FILTER (WHERE NOT is_buyer_maker), 0)
-            FROM b GROUP BY t ORDER BY t
-            """,  # noqa: S608 - the SQL fragments are ours, values are parameters
-            [*params, market_id, from_ms(lo_ms), from_ms(hi_ms)],
+# Trades the roll-up has not reached yet (it runs right after each matcher batch, so these are
+# the last moments' trades): at most this many are merged into a klines answer.
+PENDING_TRADES_MAX = 1000
+
+
+def _trades_after_cursor(market_id: int) -> list[tuple[int, int, Decimal, Decimal, Decimal, bool]]:
+    """(id, time ms, price, qty, quote qty, buyer is maker) of the market's trades after the
+    candle cursor, oldest first; bounded, never the history."""
+    from marketdata.models import CandleCursor
+
+    cursor = (
+        CandleCursor.objects.filter(market_id=market_id)
+        .values_list("last_trade_id", flat=True)
+        .first()
+    )
+    rows = (
+        Trade.objects.filter(market_id=market_id, id__gt=cursor or 0)
+        .order_by("id")
+        .values_list("id", "created_at", "price", "qty", "quote_qty", "is_buyer_maker")[
+            :PENDING_TRADES_MAX
+        ]
+    )
+    return [(r[0], to_ms(r[1]), r[2], r[3], r[4], r[5]) for r in rows]
+
+
+def _kline_add(
+    k: Kline | None, interval: str, open_ms: int, price: Decimal, qty: Decimal, quote: Decimal,
+    buyer_maker: bool,
+) -> Kline:  # fmt: skip
+    taker_qty, taker_quote = (ZERO, ZERO) if buyer_maker else (qty, quote)
+    if k is None:
+        close_ms = kline_shift(interval, open_ms, 1) - 1
+        return Kline(open_ms, close_ms, price, price, price, price, qty, quote, 1, taker_qty,
+                     taker_quote)  # fmt: skip
+    return Kline(
+        k.open_time_ms, k.close_time_ms, k.open, max(k.high, price), min(k.low, price), price,
+        k.volume + qty, k.quote_volume + quote, k.count + 1, k.taker_buy_volume + taker_qty,
+        k.taker_buy_quote_volume + taker_quote,
+    )  # fmt: skip
+
+
+def _kline_rows(market_id: int, interval: str, lo_ms: int, hi_ms: int) -> list[Kline]:
+    """The stored candles opening in [lo, hi)."""
+    rows = (
+        _candles()
+        .filter(market_id=market_id, interval=interval, open_time__gte=lo_ms, open_time__lt=hi_ms)
+        .order_by("open_time")
+        .values_list(
+            "open_time",
+            "open",
+            "high",
+            "low",
+            "close",
+            "volume",
+            "quote_volume",
+            "count",
+            "taker_buy_volume",
+            "taker_buy_quote_volume",
         )
-        rows = cursor.fetchall()
+    )
     return [
         Kline(
-            open_time_ms=int(row[0]),
-            close_time_ms=kline_shift(interval, int(row[0]), 1) - 1,
-            open=row[1],
-            high=row[2],
-            low=row[3],
-            close=row[4],
-            volume=row[5],
-            quote_volume=row[6],
-            count=row[7],
-            taker_buy_volume=row[8],
-            taker_buy_quote_volume=row[9],
+            open_time_ms=int(r[0]),
+            close_time_ms=kline_shift(interval, int(r[0]), 1) - 1,
+            open=r[1],
+            high=r[2],
+            low=r[3],
+            close=r[4],
+            volume=r[5],
+            quote_volume=r[6],
+            count=r[7],
+            taker_buy_volume=r[8],
+            taker_buy_quote_volume=r[9],
         )
-        for row in rows
+        for r in rows
     ]
+
+
+def kline_payload(
+    row: tuple[Any, ...], *, base_precision: int, quote_precision: int, now_ms: int
+) -> dict[str, Any]:
+    """A candle row (interval, open_time, o, h, l, c, v, q, n, tv, tq, f, L) as the `k` object
+    of a kline event (symbol added by the reader)."""
+    interval, open_ms, o, h, lo, c, v, q, n, tv, tq, first, last = row
+    close_ms = kline_shift(interval, open_ms, 1) - 1
+
+    def p(x: Decimal) -> str:
+        return fmt(x, quote_precision)
+
+    return {
+        "t": open_ms, "T": close_ms, "i": interval, "f": first, "L": last,
+        "o": p(o), "c": p(c), "h": p(h), "l": p(lo), "v": fmt(v, base_precision), "n": n,
+        "x": close_ms < now_ms, "q": p(q), "V": fmt(tv, base_precision), "Q": p(tq), "B": "0",
+    }  # fmt: skip
+
+
+def candle_current(*, market_id: int, interval: str, now_ms: int) -> dict[str, Any] | None:
+    """The open candle of the interval now, as a kline event's `k` object (symbol added by the
+    caller): what /klines answers for it (trades after the roll-up's cursor included; an empty
+    candle at the last close when nothing traded yet); None before the market's first trade."""
+    rows = kline_list(
+        market_id=market_id, interval=interval, start_ms=None, end_ms=None, limit=1,
+        now_ms=now_ms,
+    )  # fmt: skip
+    if not rows:
+        return None
+    k = rows[-1]
+    ids = (
+        _candles()
+        .filter(market_id=market_id, interval=interval, open_time=k.open_time_ms)
+        .values_list("first_trade_id", "last_trade_id")
+        .first()
+    ) or (-1, -1)
+    market = Market.objects.select_related("base", "quote").get(pk=market_id)
+    row = (
+        interval, k.open_time_ms, k.open, k.high, k.low, k.close, k.volume, k.quote_volume,
+        k.count, k.taker_buy_volume, k.taker_buy_quote_volume, *ids,
+    )  # fmt: skip
+    return kline_payload(
+        row, base_precision=market.base.precision, quote_precision=market.quote.precision,
+        now_ms=now_ms,
+    )  # fmt: skip
 
 
 __all__ = [
@@ -466,9 +565,11 @@ __all__ = [
     "Stats",
     "avg_price_get",
     "book_top_list",
+    "candle_current",
     "depth_get",
     "kline_bucket",
     "kline_list",
+    "kline_payload",
     "kline_window",
     "last_price_list",
     "market_get",

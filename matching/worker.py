@@ -40,9 +40,11 @@ from django.db import DatabaseError, InterfaceError, connection, transaction
 from django.utils import timezone
 from prometheus_client import Counter, Gauge, Histogram
 
-from clearing.models import Hold
-from exchange_site.money import quantize_up
+from clearing.fees import trade_fees
+from clearing.holds import order_holds_original
+from exchange_site.binance import times
 from marketdata.depthstore import depth_queue, depth_write
+from marketdata.feedbus import market_channel
 from matching.engine import (
     AmendRejected,
     BookSnapshot,
@@ -63,6 +65,7 @@ from matching.engine import (
     StopTriggered,
     TradeExecuted,
 )
+from matching.execution_reports import MarketUnits, execution_reports
 from matching.models import MarketEngineState
 from matching.stream import (
     GROUP,
@@ -74,10 +77,17 @@ from matching.stream import (
     stream_key,
 )
 from orders.breaker import BreakerConfig, BreakerWatch
+from orders.mapping import order_engine_fields
 from orders.models import Market, MarketFeeChange, Order
 from orders.selectors import market_normalize
-from orders.services import order_engine_fields
-from orders.verdicts import VERDICT_TTL_S, verdict_key
+from orders.verdicts import (
+    VERDICT_TTL_S,
+    PlacedFill,
+    PlacedVerdict,
+    placed_verdict_encode,
+    verdict_key,
+)
+from userdata.publish import listening_users, user_events_publish
 
 log = structlog.get_logger(__name__)
 
@@ -230,6 +240,8 @@ class _Batch:
     )
     acks: dict[str, list[str]] = field(default_factory=dict)
     rids: dict[str, bytes] = field(default_factory=dict)  # request id -> verdict payload
+    placed: dict[str, int] = field(default_factory=dict)  # request id -> order placed by it
+    fees: list[tuple[Decimal, Decimal]] = field(default_factory=list)  # per trade (buyer, seller)
     requests: list[str] = field(default_factory=list)  # EngineRequest keys (field q) applied
     last_ids: dict[int, str] = field(default_factory=dict)  # market id -> last applied entry
     first_ms: dict[int, int] = field(default_factory=dict)  # market id -> oldest entry time
@@ -245,6 +257,11 @@ class _Batch:
     # what after_commit publishes: verdicts with fills, trade and execution events).
     committed_at: datetime | None = None
     trade_ids: dict[tuple[int, int], int] = field(default_factory=dict)
+    # For the user data streams (matching.execution_reports): each applied command's events as
+    # (market id, events), the adapter's own rejections (market id, order id, seq) and each
+    # trade's (buyer fee, seller fee) by (market id, seq).
+    event_lists: list[tuple[int, list[Any]]] = field(default_factory=list)
+    rejects: list[tuple[int, int, int]] = field(default_factory=list)
 
     def delta(self, order_id: int) -> _OrderDelta:
         d = self.deltas.get(order_id)
@@ -589,11 +606,7 @@ class Matcher:
         rows = list(
             Order.objects.filter(market=market, status__in=_WORKING).order_by("priority_seq", "id")
         )
-        holds = dict(
-            Hold.objects.filter(order_id__in=[o.id for o in rows]).values_list(
-                "order_id", "original_amount"
-            )
-        )
+        holds = order_holds_original(o.id for o in rows)
         orders: list[OrderSnapshot] = []
         stops: list[OrderSnapshot] = []
         for row in rows:
@@ -821,6 +834,7 @@ class Matcher:
         engine_s = 0.0
         collect = self._collect
         touched, last_ids, rids, counts = batch.touched, batch.last_ids, batch.rids, batch.counts
+        event_lists = batch.event_lists
         for ctx, entry_id, cmd, rid, request in decoded:
             mid = ctx.mid
             if mid not in touched:
@@ -839,6 +853,8 @@ class Matcher:
                 row = pending.pop(place.order_id, None)
                 if row is None:
                     continue
+                if rid and type(cmd) is PlaceOrder:
+                    batch.placed[rid] = place.order_id
                 if not _units_match(ctx, place, row):
                     # Priced in another tick/step than the market's now (accepted against the
                     # configuration before a change): never matched.
@@ -856,6 +872,7 @@ class Matcher:
             engine_s += clock() - t0
             counts[mid] = counts.get(mid, 0) + 1
             collect(batch, ctx, events)
+            event_lists.append((mid, events))
         batch.commands = sum(counts.values())
         batch.engine_s = engine_s
         return batch
@@ -1089,11 +1106,13 @@ class Matcher:
             ticks.append(ev.price_ticks)
             lots.append(ev.qty_lots)
             ibm.append(not taker_buys)
-            # Fees are charged in the asset received, rounded up (charges round up).
-            buyer_rate = taker_rate if taker_buys else maker_rate
-            seller_rate = maker_rate if taker_buys else taker_rate
-            bfee.append(quantize_up(qty * buyer_rate, m.base.precision))
-            sfee.append(quantize_up(quote * seller_rate, m.quote.precision))
+            buyer_fee, seller_fee = trade_fees(
+                qty=qty, quote=quote, taker_buys=taker_buys, maker_rate=maker_rate,
+                taker_rate=taker_rate, base_places=m.base.precision, quote_places=m.quote.precision,
+            )  # fmt: skip
+            bfee.append(buyer_fee)
+            sfee.append(seller_fee)
+        batch.fees = list(zip(bfee, sfee, strict=True))
         return [*(_ints(c) for c in cols), _bools(ibm), _arr(bfee), _arr(sfee)]
 
     def _order_columns(self, batch: _Batch) -> list[str]:
@@ -1123,29 +1142,39 @@ class Matcher:
         pipe = self.redis.pipeline(transaction=True)
         for key, ids in batch.acks.items():
             pipe.xack(key, GROUP, *ids)
+        if batch.placed:
+            self._placed_verdicts(batch)
         if batch.rids:
             keys = [verdict_key(rid) for rid in batch.rids]
             pipe.eval(_VERDICTS, len(keys), *keys, VERDICT_TTL_S, *batch.rids.values())
         full: list[_MarketCtx] = []
-        for ctx in batch.touched.values():
+        # T: the trades' time (created_at, what REST shows); c: when the commit had returned
+        # (the live streams' commit-to-send histogram starts there).
+        trade_ms = int(batch.committed_at.timestamp() * 1000) if batch.committed_at else 0
+        committed = time.time()
+        trades = self._public_trades(batch)
+        for mid, ctx in batch.touched.items():
+            # One message per market and batch (marketdata.live reads it): the depth diff with
+            # its update ids, then the trades, in engine order, with the commit time.
+            message: dict[str, Any] = {"c": committed, "T": trade_ms}
             if ctx.full_depth:
-                full.append(ctx)
-                continue
-            changes = ctx.book.take_depth_changes()
-            if changes is None:
-                continue
-            symbol = ctx.market.symbol
-            depth_queue(
-                pipe, symbol=symbol, update_id=changes.last_update_id, bids=changes.bids,
-                asks=changes.asks, last_price_ticks=ctx.book.last_trade_price_ticks,
-            )  # fmt: skip
-            pipe.publish(
-                f"md:{symbol}",
-                orjson.dumps({
-                    "e": "depth", "U": changes.first_update_id, "u": changes.last_update_id,
-                    "b": list(changes.bids.items()), "a": list(changes.asks.items()),
-                }),
-            )  # fmt: skip
+                full.append(ctx)  # rewritten whole below, not published: subscribers resync
+            else:
+                changes = ctx.book.take_depth_changes()
+                if changes is not None:
+                    depth_queue(
+                        pipe, symbol=ctx.market.symbol, update_id=changes.last_update_id,
+                        bids=changes.bids, asks=changes.asks,
+                        last_price_ticks=ctx.book.last_trade_price_ticks,
+                    )  # fmt: skip
+                    message["U"] = changes.first_update_id
+                    message["u"] = changes.last_update_id
+                    message["b"] = list(changes.bids.items())
+                    message["a"] = list(changes.asks.items())
+            if mid in trades:
+                message["t"] = trades[mid]
+            if len(message) > 2:
+                pipe.publish(market_channel(ctx.market.symbol), orjson.dumps(message))
         try:
             pipe.execute()
             for ctx in full:
@@ -1178,6 +1207,12 @@ class Matcher:
         BATCH_SIZE.observe(batch.commands)
         if batch.commands:
             MATCH_LATENCY.observe(batch.engine_s / batch.commands)
+        self._publish_user_events(batch)
+        if batch.trades:
+            from marketdata.tasks import candles_roll_enqueue
+
+            for mid in {ctx.mid for ctx, _, _ in batch.trades}:
+                candles_roll_enqueue(mid, self.redis)
         if batch.settle:
             from clearing.tasks import settle_market_enqueue
 
@@ -1187,6 +1222,97 @@ class Matcher:
             self._observe_prices(batch)
         if batch.reload:
             self._reload([batch.touched[mid] for mid in batch.reload])
+
+    def _placed_verdicts(self, batch: _Batch) -> None:
+        """The verdict on each new order: its row as committed and its trades in this batch
+        (orders.verdicts.PlacedVerdict), so the API answers without re-reading them."""
+        fills: dict[int, list[PlacedFill]] = {oid: [] for oid in batch.placed.values()}
+        for (ctx, ev, _), (bfee, sfee) in zip(batch.trades, batch.fees, strict=True):
+            for oid in (ev.maker_order_id, ev.taker_order_id):
+                if oid in fills:
+                    tid = batch.trade_ids[(ctx.mid, ev.seq)]
+                    fills[oid].append(PlacedFill(tid, ev.price_ticks, ev.qty_lots, bfee, sfee))
+        assert batch.committed_at is not None
+        ms = int(batch.committed_at.timestamp() * 1000)
+        for rid, oid in batch.placed.items():
+            d = batch.deltas.get(oid)
+            if d is None or d.status is None or d.is_working is None:
+                continue  # not decided in this batch: the bare signal, the caller re-reads
+            batch.rids[rid] = placed_verdict_encode(
+                PlacedVerdict(
+                    d.status, d.exec_lots, d.quote_units, d.is_working, d.set_working_at,
+                    d.reject_reason, ms, fills[oid],
+                )
+            )  # fmt: skip
+
+    def _publish_user_events(self, batch: _Batch) -> None:
+        """executionReports of the committed batch for the owners with an open user data
+        stream (one PUBSUB NUMSUB; for listeners one query of the orders' fields). Never
+        raises: the batch is committed, a lost event must not fail the matcher."""
+        if not batch.event_lists and not batch.rejects:
+            return
+        try:
+            owners: set[int] = set()
+            for _, events in batch.event_lists:
+                for ev in events:
+                    if type(ev) is TradeExecuted:
+                        owners.add(ev.maker_owner_id)
+                        owners.add(ev.taker_owner_id)
+                    else:
+                        owner = getattr(ev, "owner_id", None)
+                        if owner is not None:
+                            owners.add(owner)
+            if batch.rejects:
+                owners.update(
+                    Order.objects.filter(pk__in=[r[1] for r in batch.rejects]).values_list(
+                        "user_id", flat=True
+                    )
+                )
+            listening = listening_users(self.redis, owners)
+            if not listening:
+                return
+            units = {
+                mid: MarketUnits(
+                    ctx.market.symbol,
+                    ctx.tick,
+                    ctx.step,
+                    ctx.market.base.code,
+                    ctx.market.quote.code,
+                    ctx.market.base.precision,
+                    ctx.market.quote.precision,
+                )
+                for mid, ctx in batch.touched.items()
+            }
+            committed = batch.committed_at or timezone.now()
+            reports = execution_reports(
+                commands=batch.event_lists, rejects=batch.rejects, units=units,
+                fees={
+                    (ctx.mid, ev.seq): fee
+                    for (ctx, ev, _), fee in zip(batch.trades, batch.fees, strict=True)
+                },
+                trade_ids=batch.trade_ids,
+                deltas={oid: (d.exec_lots, d.quote_units) for oid, d in batch.deltas.items()},
+                listening=listening, committed_ms=times.to_ms(committed),
+                event_ms=times.now_ms(),
+            )  # fmt: skip
+            user_events_publish(self.redis, reports)
+        except Exception:
+            log.warning("matcher.user_events_failed", exc_info=True)
+            with contextlib.suppress(Exception):
+                if connection.needs_rollback or not connection.is_usable():
+                    connection.close()
+
+    @staticmethod
+    def _public_trades(batch: _Batch) -> dict[int, list[list[int | bool]]]:
+        """Per market: [trade id, price ticks, qty lots, buyer is maker] in engine order."""
+        out: dict[int, list[list[int | bool]]] = {}
+        for ctx, ev, _ in batch.trades:
+            tid = batch.trade_ids.get((ctx.mid, ev.seq))
+            if tid is not None:
+                out.setdefault(ctx.mid, []).append(
+                    [tid, ev.price_ticks, ev.qty_lots, ev.taker_side != Side.BUY]
+                )
+        return out
 
     def _observe_prices(self, batch: _Batch) -> None:
         """The circuit breaker's input (orders.breaker): this batch's trade prices per market."""
@@ -1289,3 +1415,4 @@ def _reject(batch: _Batch, ctx: _MarketCtx, order_id: int, reason: str) -> None:
     d.is_working = False
     batch.settle.add(ctx.mid)
     batch.touched.setdefault(ctx.mid, ctx)
+    batch.rejects.append((ctx.mid, order_id, d.done_seq))

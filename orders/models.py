@@ -60,6 +60,9 @@ class Market(models.Model):
     breaker_until = models.DateTimeField(null=True, blank=True)
     # Matcher shard that owns this market's stream.
     shard = models.PositiveSmallIntegerField(default=0)
+    # Bumped by a trigger on every change of the row (orders migration 0007): the order path's
+    # per-process copy of a market is checked against it in the acceptance statement.
+    config_version = models.BigIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,5 +1,7 @@
 """The order services as the API uses them: accept a command (orders.services), wait for the
-matcher's verdict on it, re-read what the matcher wrote, and return a typed outcome.
+matcher's verdict on it, re-read what the matcher wrote, and return a typed outcome. A new
+order is not re-read: the verdict on it carries its committed state and trades
+(orders.verdicts.PlacedVerdict).
 
 Every command takes that one shape (`_decide`): the service runs on the API thread pool
 (`db_call`, one transaction, enqueued after commit); the wait is a BLPOP on the command's
@@ -18,6 +20,7 @@ import asyncio
 import functools
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Generic, TypedDict, TypeVar
 
@@ -32,7 +35,7 @@ from . import selectors, services
 from .errors import UNKNOWN_ORDER, engine_rejection, rejected
 from .models import OPEN_STATUSES, Market, Order, Trade
 from .services import Submitted
-from .verdicts import verdict_wait
+from .verdicts import PlacedVerdict, placed_verdict_decode, verdict_get, verdict_wait
 
 log = structlog.get_logger(__name__)
 S = TypeVar("S", bound=Submitted | Sequence[Submitted])
@@ -130,19 +133,23 @@ async def _decide(
         if refused is None:
             raise
         return await refused(exc)
-    batch = (submitted,) if isinstance(submitted, Submitted) else submitted
-    # With the request_id bound (exchange_site.logctx): the link from a request to its orders
-    # and to the command ids the matcher's batch log names.
-    log.info(
-        "order.submitted",
-        order_ids=[s.order.pk for s in batch],
-        command_ids=sorted(_request_ids(submitted)),
-    )
+    _log_submitted(submitted)
     if wait and await _verdict(_request_ids(submitted)):
         return await db_call(settle, submitted)
     if undecided is None:
         raise errors.backend_timeout()
     return undecided(submitted)
+
+
+def _log_submitted(submitted: Submitted | Sequence[Submitted]) -> None:
+    """With the request_id bound (exchange_site.logctx): the link from a request to its orders
+    and to the command ids the matcher's batch log names."""
+    batch = (submitted,) if isinstance(submitted, Submitted) else submitted
+    log.info(
+        "order.submitted",
+        order_ids=[s.order.pk for s in batch],
+        command_ids=sorted(_request_ids(submitted)),
+    )
 
 
 def _request_ids(submitted: Submitted | Sequence[Submitted]) -> set[str]:
@@ -179,6 +186,37 @@ def _placed(submitted: Submitted, *, fills: bool) -> Placed:
     if now.order.status == Order.Status.REJECTED:
         raise engine_rejection(now.order.reject_reason)
     return _placed_now(now, fills=fills)
+
+
+def _placed_from_verdict(submitted: Submitted, v: PlacedVerdict, *, fills: bool) -> Placed:
+    """The accepted order brought to the state the verdict carries (what a re-read would show:
+    the row as the matcher's batch committed it, and that batch's trades of the order)."""
+    if v.status == Order.Status.REJECTED:
+        raise engine_rejection(v.reject_reason or "")
+    order = submitted.order
+    market = order.market
+    tick, step = market.tick_size, market.step_size
+    at = datetime.fromtimestamp(v.committed_ms / 1000, tz=UTC)
+    order.status = v.status
+    order.executed_qty = step * v.executed_lots
+    order.cumulative_quote_qty = tick * step * v.quote_units
+    order.is_working = v.is_working
+    if v.working:
+        order.working_at = at
+    order.updated_at = at
+    trades = [
+        Trade(
+            pk=f.trade_id,
+            market=market,
+            price=tick * f.price_ticks,
+            qty=step * f.qty_lots,
+            buyer_fee=f.buyer_fee,
+            seller_fee=f.seller_fee,
+        )
+        for f in v.fills
+        if fills
+    ]
+    return Placed(order, market, decided=True, fills=trades)
 
 
 def _placed_now(now: Current, *, fills: bool) -> Placed:
@@ -235,13 +273,21 @@ async def order_place_decided(
     *, user_id: int, symbol: str, order: NewOrder, verdict: bool, fills: bool
 ) -> Placed:
     """Place an order (orders.services.order_place); with `verdict`, as the matcher left it
-    (and its `fills` when asked for). Raises the engine's refusal (-2010 ...) when it refused."""
-    return await _decide(
-        lambda: services.order_place(user_id=user_id, symbol=symbol, **order),
-        functools.partial(_placed, fills=fills),
-        wait=verdict or order["type"] not in NO_REFUSAL_TYPES,
-        undecided=_accepted,
-    )
+    (and its `fills` when asked for). Raises the engine's refusal (-2010 ...) when it refused.
+
+    The answer is built from the verdict's payload; only a bare verdict (the matcher found the
+    order already applied) is followed by a re-read."""
+    submitted = await db_call(lambda: services.order_place(user_id=user_id, symbol=symbol, **order))
+    _log_submitted(submitted)
+    if not (verdict or order["type"] not in NO_REFUSAL_TYPES):
+        return _accepted(submitted)
+    payload = await verdict_get(submitted.request_id, timeout=settings.API_VERDICT_TIMEOUT)
+    if payload is None:
+        return _accepted(submitted)
+    decided = placed_verdict_decode(payload)
+    if decided is None:
+        return await db_call(functools.partial(_placed, fills=fills), submitted)
+    return _placed_from_verdict(submitted, decided, fills=fills)
 
 
 async def order_cancel_decided(

@@ -38,6 +38,26 @@ def market_get(*, symbol: str) -> Market:
     return market_normalize(market)
 
 
+# This process's copies of the markets by symbol, for the order path: read once, then trusted
+# only as far as the acceptance statement confirms (it refuses a copy whose config_version is
+# not the row's; orders.services then reads the market again). Not for anything else.
+_market_cache: dict[str, Market] = {}
+
+
+def market_cached(*, symbol: str) -> Market:
+    """This process's copy of the market `symbol` (read when missing); -1121 when unknown."""
+    market = _market_cache.get(symbol)
+    if market is None:
+        market = market_get_fresh(symbol=symbol)
+    return market
+
+
+def market_get_fresh(*, symbol: str) -> Market:
+    """The market read now, kept as this process's copy (market_cached)."""
+    market = _market_cache[symbol] = market_get(symbol=symbol)
+    return market
+
+
 def order_get(
     *, user_id: int, market: Market, order_id: int | None, client_order_id: str | None
 ) -> Order:
@@ -184,7 +204,9 @@ __all__ = [
     "OrderRejected",
     "TradeSide",
     "fills_for_order",
+    "market_cached",
     "market_get",
+    "market_get_fresh",
     "market_normalize",
     "order_get",
     "order_get_visible",

@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from decimal import ROUND_UP, Decimal
 from typing import Any, TypeVar, cast
 
-from django.db import IntegrityError, transaction
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from admin_rbac.services import Actor, audit_record, audit_snapshot
-from clearing.models import Hold, LedgerAccount
-from clearing.services import funds_lock_legs, ledger_post
+from clearing.holds import order_hold_announce
+from clearing.models import LedgerAccount
 from exchange_site.errors import DomainError, InsufficientFunds, InvalidInput
 from exchange_site.money import AMOUNT_LIMIT
 from exchange_site.redis import get_redis
@@ -31,11 +32,6 @@ from matching.engine import (
     CancelOrder,
     CancelReplace,
     DoneReason,
-    OrderType,
-    PlaceOrder,
-    Side,
-    STPMode,
-    TimeInForce,
 )
 from matching.engine.commands import Command
 from matching.requests import engine_request_record
@@ -53,6 +49,7 @@ from .errors import (
     rejected,
     too_much_precision,
 )
+from .mapping import LIMIT_TYPES, MARKET_LIKE, SIDES, STOP_TYPES, STPS, TIFS, TYPES, place_command
 from .markets import (
     global_status_get,
     market_check,
@@ -60,14 +57,11 @@ from .markets import (
     market_set_status,
 )
 from .models import OPEN_STATUSES, Market, Order
-from .selectors import market_get
+from .selectors import market_cached, market_get, market_get_fresh
 from .verdicts import request_id_new
 
 T = Order.Type
 F = TypeVar("F", bound=Callable[..., Any])
-LIMIT_TYPES = {T.LIMIT, T.LIMIT_MAKER, T.STOP_LOSS_LIMIT, T.TAKE_PROFIT_LIMIT}
-STOP_TYPES = {T.STOP_LOSS, T.STOP_LOSS_LIMIT, T.TAKE_PROFIT, T.TAKE_PROFIT_LIMIT}
-MARKET_LIKE = {T.MARKET, T.STOP_LOSS, T.TAKE_PROFIT}
 # Margin over the visible book when estimating the hold of a market order by base quantity (or
 # of a market sell by quote amount): the book can move between acceptance and matching. The
 # engine never spends beyond the hold, so a short estimate only fills less.
@@ -146,20 +140,14 @@ def market_create(
 # --------------------------------------------------------------------------- validation
 
 
-_SIDES = {"BUY": Side.BUY, "SELL": Side.SELL}
-_TYPES = {t.value: OrderType[t.value] for t in T}
-_TIFS = {"GTC": TimeInForce.GTC, "IOC": TimeInForce.IOC, "FOK": TimeInForce.FOK}
-_STPS = {s.value: STPMode[s.value] for s in Order.STP}
-
-
 @dataclass(frozen=True, slots=True)
 class _Spec:
-    """A validated order: DB field values, the hold and the engine command (without id)."""
+    """A validated order: DB field values and the hold (the engine command is built from
+    these by orders.mapping once the order has its id)."""
 
     fields: dict[str, Any]
     hold_asset_id: int
     hold_amount: Decimal
-    engine: dict[str, Any]
 
 
 def _missing(name: str) -> DomainError:
@@ -232,11 +220,11 @@ def _validate(
     stop_price: Decimal | None,
     stp_mode: str,
 ) -> _Spec:
-    if side not in _SIDES:
+    if side not in SIDES:
         raise DomainError("Invalid side.", code=-1117)
-    if type not in _TYPES:
+    if type not in TYPES:
         raise DomainError("Invalid orderType.", code=-1116)
-    if stp_mode not in _STPS:
+    if stp_mode not in STPS:
         raise DomainError("Invalid selfTradePreventionMode.", code=-1100)
     otype = T(type)
     is_buy = side == "BUY"
@@ -262,7 +250,7 @@ def _validate(
     elif otype in LIMIT_TYPES:
         if time_in_force is None:
             raise _missing("timeInForce")
-        if time_in_force not in _TIFS:
+        if time_in_force not in TIFS:
             raise DomainError("Invalid timeInForce.", code=-1115)
     elif time_in_force is not None:
         raise _not_required("timeInForce")
@@ -275,8 +263,10 @@ def _validate(
             raise rejected(UNSUPPORTED)  # stop-market orders take a base quantity
 
     # Filters.
-    price_ticks = _check_price(market, price, "price") if price is not None else 0
-    stop_ticks = _check_price(market, stop_price, "stopPrice") if stop_price is not None else 0
+    if price is not None:
+        _check_price(market, price, "price")
+    if stop_price is not None:
+        _check_price(market, stop_price, "stopPrice")
     qty_lots = _check_qty(market, quantity) if quantity is not None else 0
     if quote_order_qty is not None:
         _check_precision(quote_order_qty, market.quote.precision, "quoteOrderQty")
@@ -304,7 +294,6 @@ def _validate(
                 raise filter_failure("PERCENT_PRICE_BY_SIDE")
 
     # The hold: what the order can cost at most, in the asset it pays with.
-    quote_units = 0  # the engine's spending cap for market-like orders (0 = none)
     if not is_buy:
         hold_asset, hold_amount = market.base, quantity
         if otype == T.MARKET and quote_order_qty is not None:
@@ -312,10 +301,6 @@ def _validate(
             base, _, _ = _walk(bids, market, quote=quote_order_qty)
             estimate = (base * MARKET_HOLD_MARGIN).quantize(market.step_size, rounding=ROUND_UP)
             hold_amount = max(estimate, market.step_size)
-            qty_lots = units.to_lots(hold_amount, market.step_size)
-            quote_units = units.quote_to_units_floor(
-                quote_order_qty, market.tick_size, market.step_size
-            )
     else:
         hold_asset = market.quote
         if otype in LIMIT_TYPES:
@@ -337,13 +322,14 @@ def _validate(
                 hold_amount = stop_price * quantity * STOP_MARKET_HOLD_MARGIN
             unit = market.tick_size * market.step_size
             hold_amount = max(hold_amount.quantize(unit, rounding=ROUND_UP), unit)
-        if otype in MARKET_LIKE:
-            quote_units = max(
-                units.quote_to_units_floor(hold_amount, market.tick_size, market.step_size), 1
-            )
     assert hold_amount is not None
     # What can be stored: the engine's integers in bigint columns, the hold in an amount column.
     # Only a market configured at the extremes gets here (market_check refuses new ones).
+    quote_units = (
+        units.quote_to_units_floor(hold_amount, market.tick_size, market.step_size)
+        if otype in MARKET_LIKE
+        else 0
+    )
     if max(qty_lots, quote_units) > units.ENGINE_INT_MAX or hold_amount >= AMOUNT_LIMIT:
         raise filter_failure("NOTIONAL")
 
@@ -357,17 +343,7 @@ def _validate(
         "quote_order_qty": quote_order_qty,
         "stp_mode": stp_mode,
     }
-    engine = {
-        "side": _SIDES[side],
-        "type": _TYPES[type],
-        "tif": _TIFS[time_in_force] if time_in_force else TimeInForce.GTC,
-        "price_ticks": price_ticks,
-        "qty_lots": qty_lots,
-        "quote_qty": quote_units,
-        "stop_price_ticks": stop_ticks,
-        "stp": _STPS[stp_mode],
-    }
-    return _Spec(fields, hold_asset.id, hold_amount, engine)
+    return _Spec(fields, hold_asset.id, hold_amount)
 
 
 def _book(market: Market) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
@@ -400,60 +376,87 @@ def _open_market(symbol: str) -> Market:
     return market
 
 
+class _MarketChanged(Exception):
+    """The market changed since the copy an order was validated against was read."""
+
+
+# orders migration 0007: check the copy's config_version, the state and MAX_NUM_ORDERS, insert
+# the order, lock its hold (clearing_order_hold_place). One statement.
+_ACCEPT_SQL = (
+    "SELECT order_id, created_at FROM orders_order_accept("
+    "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+)
+
+
 def _insert(market: Market, user_id: int, spec: _Spec, client_order_id: str | None) -> Order:
-    """Insert the order and lock its hold; the caller's transaction. Raises, writing nothing."""
-    risk.open_orders_check(market, user_id)
-    risk.order_rate_check(market, user_id)
-    # A client id already used by an open order violates order_client_id_unique_open; that
-    # aborts the whole transaction, and _duplicate_as_rejection turns it into -2010 outside it
-    # (a savepoint here would cost two round trips on every order).
-    order = Order.objects.create(
-        user_id=user_id,
-        market=market,
-        client_order_id=client_order_id or secrets.token_urlsafe(16)[:22],
-        **spec.fields,
-    )
-    ledger_post(
-        key=f"order:{order.id}:hold",
-        kind="order_hold",
-        legs=funds_lock_legs(user_id=user_id, asset_id=spec.hold_asset_id, amount=spec.hold_amount),
-        new_key=True,
-    )
-    Hold.objects.create(
-        key=f"order:{order.id}",
-        user_id=user_id,
-        asset_id=spec.hold_asset_id,
-        order=order,
-        amount=spec.hold_amount,
-        original_amount=spec.hold_amount,
-    )
+    """Insert the order and lock its hold: one statement, a transaction of its own unless the
+    caller has one (then in a savepoint). Raises, writing nothing.
+
+    A market with a per-user order rate (a Redis counter) first counts the open orders and the
+    rate, in the contract's order, in the transaction that then inserts."""
+    limit = market.max_open_orders or settings.MAX_OPEN_ORDERS_PER_MARKET
+    if market.user_order_rate_limit:
+        with transaction.atomic():
+            risk.open_orders_check(market, user_id)
+            risk.order_rate_check(market, user_id)
+            return _insert_call(market, user_id, spec, client_order_id, limit)
+    if connection.in_atomic_block:
+        with transaction.atomic():
+            return _insert_call(market, user_id, spec, client_order_id, limit)
+    return _insert_call(market, user_id, spec, client_order_id, limit)
+
+
+def _insert_call(
+    market: Market, user_id: int, spec: _Spec, client_order_id: str | None, limit: int
+) -> Order:
+    client_order_id = client_order_id or secrets.token_urlsafe(16)[:22]
+    f = spec.fields
+    with connection.cursor() as cur:
+        cur.execute(
+            _ACCEPT_SQL,
+            [
+                user_id, market.pk, market.config_version, limit, client_order_id, f["side"],
+                f["type"], f["time_in_force"], f["price"], f["stop_price"], f["quantity"],
+                f["quote_order_qty"], f["stp_mode"], spec.hold_asset_id, spec.hold_amount,
+            ],
+        )  # fmt: skip
+        row = cur.fetchone()
+    assert row is not None
+    order = Order(
+        id=row[0], user_id=user_id, market=market, client_order_id=client_order_id,
+        created_at=row[1], updated_at=row[1], **f,
+    )  # fmt: skip
+    order._state.adding = False
+    order._state.db = connection.alias
     return order
 
 
-def _place_command(order: Order, spec: _Spec) -> PlaceOrder:
-    return PlaceOrder(order_id=order.id, owner_id=order.user_id, **spec.engine)
-
-
-def _duplicate_as_rejection(fn: F) -> F:
-    """Map the open-client-id unique violation, raised when the transaction fails, and the
-    insert trigger's refusal of a market no longer trading to -2010."""
+def _refusals_mapped(fn: F) -> F:
+    """Map the acceptance statement's refusals (and the insert trigger's, migration 0005) to
+    their codes: the open-client-id unique violation and a market no longer trading to -2010,
+    MAX_NUM_ORDERS to -1013, short funds to -2010; a changed market to _MarketChanged."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except IntegrityError as exc:
-            if "order_client_id_unique_open" in str(exc):
+            text = str(exc)
+            if "order_client_id_unique_open" in text:
                 raise OrderRejected(DUPLICATE_ORDER) from exc
-            if "market_closed" in str(exc):  # the insert trigger (migration 0005): halted
-                raise OrderRejected(MARKET_CLOSED) from exc  # since this request validated
+            if "market_config_changed" in text:
+                raise _MarketChanged() from exc
+            if "market_closed" in text:  # halted since this request validated
+                raise OrderRejected(MARKET_CLOSED) from exc
+            if "max_num_orders" in text:
+                raise filter_failure("MAX_NUM_ORDERS") from exc
+            if "insufficient_funds" in text:
+                raise InsufficientFunds() from exc
             raise
 
     return cast(F, wrapper)
 
 
-@_duplicate_as_rejection
-@transaction.atomic(durable=True)
 def order_place(
     *,
     user_id: int,
@@ -469,24 +472,59 @@ def order_place(
     stp_mode: str = "NONE",
     validate_only: bool = False,
 ) -> Submitted:
-    """Accept an order: validate, lock its hold, insert it PENDING_NEW; enqueue after commit.
+    """Accept an order: validate, lock its hold, insert it PENDING_NEW; then enqueue it.
 
+    Validates against this process's copy of the market (orders.selectors.market_cached); the
+    acceptance statement refuses when the market changed since, and a refusal by validation
+    is confirmed against a fresh copy, so every answer is the one the current market gives.
     Locks the user's available/locked accounts of the hold asset. Raises OrderRejected (or
     InsufficientFunds) and writes nothing on any failure. With validate_only, checks everything
     including funds and writes nothing.
     """
-    market = _open_market(symbol)
-    spec = _validate(
-        market, side=side, type=type, time_in_force=time_in_force, quantity=quantity,
-        quote_order_qty=quote_order_qty, price=price, stop_price=stop_price, stp_mode=stp_mode,
-    )  # fmt: skip
+    params = {
+        "side": side, "type": type, "time_in_force": time_in_force, "quantity": quantity,
+        "quote_order_qty": quote_order_qty, "price": price, "stop_price": stop_price,
+        "stp_mode": stp_mode,
+    }  # fmt: skip
+    fresh = False
+    while True:
+        try:
+            return _order_place_once(
+                user_id, symbol, params, client_order_id, validate_only, fresh=fresh
+            )
+        except _MarketChanged:
+            fresh = True  # read the market again (and cache it); once more if it changes again
+
+
+@_refusals_mapped
+def _order_place_once(
+    user_id: int,
+    symbol: str,
+    params: dict[str, Any],
+    client_order_id: str | None,
+    validate_only: bool,
+    *,
+    fresh: bool,
+) -> Submitted:
+    # order/test (validate_only) writes nothing the statement could check: it reads the market.
+    cached = not (fresh or validate_only)
+    market = market_cached(symbol=symbol) if cached else market_get_fresh(symbol=symbol)
+    try:
+        if market.status != Market.Status.TRADING:
+            raise OrderRejected(MARKET_CLOSED)
+        spec = _validate(market, **params)
+    except DomainError:
+        if not cached:
+            raise
+        raise _MarketChanged() from None  # refuse only on what the current market says
     if validate_only:
         if _available(user_id, spec.hold_asset_id) < spec.hold_amount:
             raise InsufficientFunds()
         return Submitted(Order(user_id=user_id, market=market, **spec.fields), "")
     order = _insert(market, user_id, spec, client_order_id)
+    order_hold_announce(user_id=user_id, asset_id=spec.hold_asset_id)
     rid = request_id_new()
-    _enqueue_after_commit(symbol, [(_place_command(order, spec), rid)])
+    _enqueue_after_commit(symbol, [(place_command(order, market, spec.hold_amount), rid)])
     return Submitted(order, rid)
 
 
@@ -583,7 +621,7 @@ def order_amend_keep_priority(
     return Submitted(order, rid)
 
 
-@_duplicate_as_rejection
+@_refusals_mapped
 @transaction.atomic(durable=True)
 def order_cancel_replace(
     *,
@@ -618,7 +656,7 @@ def order_cancel_replace(
     _request_cancel([old])
     new = _insert(market, user_id, spec, place.get("client_order_id"))
     rid = request_id_new()
-    cmd = _place_command(new, spec)
+    cmd = place_command(new, market, spec.hold_amount)
     items: list[tuple[Command, str | None]]
     if mode == "STOP_ON_FAILURE":
         items = [(CancelReplace(old.id, user_id, cmd), rid)]
@@ -626,41 +664,6 @@ def order_cancel_replace(
         items = [(CancelOrder(old.id, user_id), None), (cmd, rid)]
     _enqueue_after_commit(symbol, items)
     return Submitted(old, rid), Submitted(new, rid)
-
-
-def order_command(order: Order, market: Market) -> PlaceOrder:
-    """Rebuild the engine command of an accepted order from its row (used by the sweep)."""
-    hold = Hold.objects.get(order=order)
-    fields = order_engine_fields(order, market, hold.original_amount)
-    return PlaceOrder(order_id=order.id, owner_id=order.user_id, **fields)
-
-
-@units.wide
-def order_engine_fields(order: Order, market: Market, hold_amount: Decimal) -> dict[str, Any]:
-    """The engine's view of an accepted order row (its PlaceOrder fields without ids)."""
-    price_ticks = units.to_ticks(order.price, market.tick_size) if order.price else 0
-    stop_ticks = units.to_ticks(order.stop_price, market.tick_size) if order.stop_price else 0
-    qty_lots = units.to_lots(order.quantity, market.step_size) if order.quantity else 0
-    quote_units = 0
-    otype = T(order.type)
-    if otype in MARKET_LIKE:
-        tick, step = market.tick_size, market.step_size
-        if order.side == "BUY":
-            quote_units = max(units.quote_to_units_floor(hold_amount, tick, step), 1)
-        elif order.quote_order_qty is not None:
-            qty_lots = units.to_lots(hold_amount, step)
-            quote_units = units.quote_to_units_floor(order.quote_order_qty, tick, step)
-    engine = {
-        "side": _SIDES[order.side],
-        "type": _TYPES[order.type],
-        "tif": _TIFS.get(order.time_in_force, TimeInForce.GTC),
-        "price_ticks": price_ticks,
-        "qty_lots": qty_lots,
-        "quote_qty": quote_units,
-        "stop_price_ticks": stop_ticks,
-        "stp": _STPS[order.stp_mode],
-    }
-    return engine
 
 
 __all__ = [
@@ -672,7 +675,5 @@ __all__ = [
     "order_cancel",
     "order_cancel_all",
     "order_cancel_replace",
-    "order_command",
-    "order_engine_fields",
     "order_place",
 ]

@@ -7,15 +7,16 @@ import structlog
 from django.conf import settings
 from django.utils import timezone
 
+from clearing.holds import order_holds_original
 from exchange_site.celery_typing import shared_task
 from exchange_site.redis import get_redis
 from matching.engine import CancelOrder
 from matching.models import EngineRequest
 from matching.stream import StreamCommand, command_resend, commands_enqueue, stream_epoch_read
 
+from .mapping import place_command
 from .markets import fee_changes_pending, market_breakers_release_due
 from .models import OPEN_STATUSES, Order
-from .services import order_command
 
 log = structlog.get_logger(__name__)
 
@@ -42,9 +43,11 @@ def stream_sweep() -> int:
     # symbol -> [(marker, command or None, persisted body or None, request key or None)]
     found: dict[str, list[tuple[str, StreamCommand | None, str | None, str | None]]] = {}
     pending = Order.objects.filter(status=Order.Status.PENDING_NEW, created_at__lte=cutoff)
-    for order in pending.select_related("market").order_by("id")[:limit]:
+    pending_orders = list(pending.select_related("market").order_by("id")[:limit])
+    holds = order_holds_original(o.id for o in pending_orders)
+    for order in pending_orders:
         found.setdefault(order.market.symbol, []).append(
-            (f"p{order.id}", order_command(order, order.market), None, None)
+            (f"p{order.id}", place_command(order, order.market, holds[order.id]), None, None)
         )
     cancels = Order.objects.filter(status__in=OPEN_STATUSES, cancel_requested_at__lte=cutoff)
     for order in cancels.select_related("market").order_by("id")[:limit]:

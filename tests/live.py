@@ -57,7 +57,12 @@ def live_stack_running(tmp_path: Path, **env: str) -> Iterator[LiveStack]:
     )  # fmt: skip
     alice, bob = _trader("alice", market), _trader("bob", market)
     port = free_port()
-    env = {"SETTLE_SWEEP_AGE_S": "0.5", "API_VERDICT_TIMEOUT": "5", **env}
+    env = {
+        "SETTLE_SWEEP_AGE_S": "0.5",
+        "API_VERDICT_TIMEOUT": "5",
+        "USERDATA_KEY_CHECK_S": "1",
+        **env,
+    }
     procs = [
         web_proc(port, tmp_path, **env).start(),
         matcher_proc(["BTCUSDT"], tmp_path, **env).start(),

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
+from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
@@ -13,6 +16,17 @@ from clearing.tests.helpers import assert_ledger_invariants
 from tests.live import LiveStack, Trader
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _close_client_loop() -> Iterator[None]:
+    """python-binance's sync Client makes and sets an event loop when the thread has none (after
+    any asyncio.run) and never closes it; the next asyncio.run drops it unclosed, and its
+    ResourceWarning fails whichever later test the garbage collector runs in. Close it here."""
+    yield
+    with contextlib.suppress(RuntimeError):
+        asyncio.get_event_loop_policy().get_event_loop().close()
+    asyncio.set_event_loop(None)
 
 
 def client(stack: LiveStack, trader: Trader) -> Client:

@@ -1,6 +1,6 @@
 """REST order-placement benchmark (``make bench-api``): ``python -m bench.api [--rate N]
 [--seconds S] [--traders N] [--web-procs N] [--concurrency K] [--resp-types ACK,FULL]
-[--profile]``.
+[--profile] [--no-peer]``.
 
 End to end through the real stack, as a Binance client sees it: signed ``POST /api/v3/order``
 (form body, HMAC-SHA256 over the raw body, header X-MBX-APIKEY, timestamp + recvWindow) to
@@ -16,7 +16,8 @@ application table and flushes its Redis db (bench.harness.database).
 Setup (bench.api.workload): market BTCUSDT (tick 0.01, step 0.00001, min notional 5) and
 --traders funded traders (orders.services.market_create, accounts.services.user_create /
 api_key_issue, clearing.services.balance_credit_external), each with one API key (read, trade)
-on the ``unlimited`` rate-limit tier (ApiKey.tier: counted in Redis, never refused).
+on the ``unlimited`` rate-limit tier (ApiKey.tier: counted per web process, never refused, no
+Redis round trip).
 MAX_OPEN_ORDERS_PER_MARKET is raised for the processes so that the per-user open-order filter
 cannot refuse bench orders (the mix below keeps the book small anyway). Before the stack starts,
 orders.services.order_place is timed in-process (statements, Redis round trips, wall and CPU
@@ -54,6 +55,13 @@ machine) in cores and ms per accepted order, and the mean number of PostgreSQL b
 wait state (running, waiting for a row lock, idle in transaction = waiting for their client).
 
 After the stack has stopped, clearing.invariants.ledger_check_invariants() is checked (exit
-status 1 when one is broken). The last line printed is ``orders/s: N`` (saturation, the first
-response type).
+status 1 when one is broken).
+
+The peer (--peer, the default): matching-engine 0.1.1 with its ``gateway`` extra (FastAPI under
+uvicorn/httptools, fsynced WAL, no authentication, no funds), Python 3.12 in its own venv
+``.venv-peer/`` (git-ignored; scripts/peer_venv.sh installs it on the first run), started after
+our stack has stopped, driven by the same client with the same traders, seed, order mix and
+phases (its JSON ``POST /markets/BTC-USDT/orders``). The summary prints ``peer orders/s`` and
+``ours / peer`` per saturation phase; its last line is ``orders/s: N`` (ours: saturation, the
+first response type).
 """

@@ -26,7 +26,9 @@ from bench.harness.procs import (
     Proc,
     beat_argv,
     free_port,
+    http_ok,
     matcher_argv,
+    wait_for,
     wait_web,
     web_argv,
     worker_argv,
@@ -43,6 +45,7 @@ from bench.harness.rest_load import (
 )
 from bench.harness.stats import pct
 
+ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/exchange_bench_api"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/13"
 
@@ -89,7 +92,16 @@ def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--py-spy", default=shutil.which("py-spy") or "/tmp/pyspy-venv/bin/py-spy",
         help="py-spy binary (pip install py-spy into any venv)",
     )  # fmt: skip
+    p.add_argument(
+        "--server", choices=("daphne", "uvicorn"),
+        default=os.environ.get("BENCH_WEB_SERVER", "daphne"),
+        help="the web processes' ASGI server (default daphne, as make run; env BENCH_WEB_SERVER)",
+    )  # fmt: skip
     p.add_argument("--seed", type=int, default=20240601)
+    p.add_argument(
+        "--peer", action=argparse.BooleanOptionalAction, default=True,
+        help="also drive matching-engine 0.1.1's gateway (.venv-peer/) and print ours / peer",
+    )  # fmt: skip
     p.add_argument("--log-dir", help="process logs (default: a new temporary directory)")
     return p.parse_args(argv)
 
@@ -100,7 +112,10 @@ def _stack_start(
     """--web-procs daphne processes, the matcher, a worker (and beat); up when the web answers."""
     env = os.environ
     ports = [free_port() for _ in range(args.web_procs)]
-    procs = [Proc(f"web{i + 1}", web_argv(port), env, log_dir) for i, port in enumerate(ports)]
+    procs = [
+        Proc(f"web{i + 1}", web_argv(port, args.server), env, log_dir)
+        for i, port in enumerate(ports)
+    ]
     procs.append(Proc("matcher", matcher_argv([symbol]), env, log_dir))
     procs.append(Proc("worker", worker_argv("bench-api", args.worker_concurrency), env, log_dir))
     if args.beat:
@@ -112,16 +127,14 @@ def _stack_start(
 
 
 async def _run_phases(
-    args: argparse.Namespace, mix: OrderMix, procs: list[Proc], ports: list[int],
-    traders: list[Trader], meter: CpuMeter, log_dir: Path,
+    args: argparse.Namespace, load: Load, procs: list[Proc], meter: CpuMeter, log_dir: Path,
+    resp_types: list[str], *, profile: bool,
 ) -> list[PhaseResult]:  # fmt: skip
     from bench.api.workload import HOT_TABLES
 
     results: list[PhaseResult] = []
-    load = Load(ports, traders, mix, args.seed)
     concurrency = args.concurrency or 24 * args.web_procs
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
-    resp_types = [r.strip().upper() for r in args.resp_types.split(",") if r.strip()]
     rates = [float(r) for r in str(args.rate).split(",") if r.strip()]
     plan: list[tuple[str, str, float]] = []
     for rt in resp_types:
@@ -130,7 +143,7 @@ async def _run_phases(
                 plan.extend(("rate", rt, rate) for rate in rates)
             else:
                 plan.append((mode, rt, 0.0))
-    if args.profile:
+    if profile:
         plan.append(("profile", resp_types[0], 0.0))
     try:
         for mode, resp_type, rate in plan:
@@ -173,9 +186,44 @@ async def _run_phases(
     return results
 
 
-def _summary(results: list[PhaseResult]) -> None:
+def _peer_run(
+    args: argparse.Namespace, mix: OrderMix, traders: list[Trader], log_dir: Path
+) -> list[PhaseResult]:
+    """The same client, order mix and phases against the peer gateway: matching-engine 0.1.1's
+    FastAPI app under uvicorn (Python 3.12, its own venv `.venv-peer/`, made by
+    scripts/peer_venv.sh), with its fsynced write-ahead log; no authentication, no funds."""
+    from bench.api.workload import STEP
+
+    python = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "peer_venv.sh")],
+        capture_output=True, text=True, check=True, env={**os.environ, "PEER_EXTRAS": "[gateway]"},
+    ).stdout.strip()  # fmt: skip
+    port = free_port()
+    symbol = "BTC-USDT"
+    env = {
+        **os.environ,
+        "ME_DATA_DIR": str(log_dir / "peer-data"),
+        "ME_MARKETS": f"{symbol}:{mix.tick}:{STEP}",
+    }
+    argv = [python, "-m", "matching_engine", "serve", "--port", str(port)]
+    peer = Proc("peer", argv, env, log_dir)
+    peer.start()
+    try:
+        wait_for(lambda: http_ok(f"http://127.0.0.1:{port}/healthz"), 60, "the peer", [peer])
+        print(
+            f"\npeer: matching-engine 0.1.1 gateway (uvicorn, httptools, fsynced WAL) on port"
+            f" {port}, {python}; same client, order mix and phases; our stack stopped"
+        )
+        load = Load([port], traders, mix, args.seed, peer_symbol=symbol)
+        meter = CpuMeter([peer], None)
+        return asyncio.run(_run_phases(args, load, [peer], meter, log_dir, ["PEER"], profile=False))
+    finally:
+        peer.stop()
+
+
+def _summary(results: list[PhaseResult], peer: list[PhaseResult]) -> None:
     print("\n== summary (client and server share this machine) ==")
-    for res in results:
+    for res in results + peer:
         lat = sorted(res.latencies_ms)
         what = f"{res.offered:.0f}/s offered" if res.offered else "saturation"
         cpu = res.cpu
@@ -190,8 +238,17 @@ def _summary(results: list[PhaseResult]) -> None:
             f" {cpu.get('_others_cores', 0):.2f} cores"
         )
     saturation = [r for r in results if r.offered is None]
+    peer_saturation = [r for r in peer if r.offered is None]
     for res in saturation[1:]:
         print(f"orders/s ({res.resp_type}): {res.ok / res.duration:.0f}")
+    if peer_saturation:
+        rate = peer_saturation[0].ok / peer_saturation[0].duration
+        print(f"peer orders/s: {rate:.0f}")
+        for res in saturation:
+            print(
+                f"ours / peer ({res.resp_type} saturation): {res.ok / res.duration / rate:.2f}x"
+                " (target >= 0.5x)"
+            )
     if saturation:
         print(f"orders/s: {saturation[0].ok / saturation[0].duration:.0f}")
 
@@ -240,14 +297,18 @@ def main(argv: list[str] | None = None) -> None:
         procs, ports = _stack_start(args, MIX.symbol, log_dir)
         redis_pid = int(get_redis().info("server").get("process_id", 0)) or None
         print(
-            f"stack: {args.web_procs} x daphne on ports {ports}, matcher,"
+            f"stack: {args.web_procs} x {args.server} on ports {ports}, matcher,"
             f" celery worker (concurrency {args.worker_concurrency})"
             f"{', beat' if args.beat else ''};"
             f" client: one asyncio process (aiohttp, keep-alive pools) on the same"
             f" {os.cpu_count()}-core machine"
         )
         meter = CpuMeter(procs, redis_pid)
-        results = asyncio.run(_run_phases(args, MIX, procs, ports, traders, meter, log_dir))
+        load = Load(ports, traders, MIX, args.seed)
+        resp_types = [r.strip().upper() for r in args.resp_types.split(",") if r.strip()]
+        results = asyncio.run(
+            _run_phases(args, load, procs, meter, log_dir, resp_types, profile=args.profile)
+        )
         time.sleep(1.0)
         print("\n" + book_and_backlog())
     finally:
@@ -256,8 +317,9 @@ def main(argv: list[str] | None = None) -> None:
         signal.signal(signal.SIGTERM, previous)
     problems = money_check()
     print(f"ledger_check_invariants(): {problems}")
+    peer = _peer_run(args, MIX, traders, log_dir) if args.peer else []
 
-    _summary(results)
+    _summary(results, peer)
     if problems:
         sys.exit(1)
 

@@ -77,11 +77,28 @@ class Proc:
 # --------------------------------------------------------------------------- command lines
 
 
-def web_argv(port: int) -> list[str]:
-    """daphne serving what the Procfile serves."""
+# Server pings every 20 s of client silence, a close after 60 s without a pong (Binance's
+# rule); incoming WebSocket messages above 64 KiB are refused (close 1009). The Procfile too.
+DAPHNE_WS_OPTIONS = (
+    "--ping-interval", "20", "--ping-timeout", "60",
+    "--websocket-max-message-size", "65536", "--websocket-max-frame-size", "65536",
+)  # fmt: skip
+
+
+def web_argv(port: int, server: str = "daphne") -> list[str]:
+    """The app the Procfile serves, by daphne (the Procfile's server) or, to measure the HTTP
+    server's share side by side, by uvicorn with httptools (requirements-dev.txt)."""
     app = "exchange_site.asgi:application"
+    if server == "uvicorn":
+        return [
+            str(VENV_BIN / "uvicorn"), "--host", "127.0.0.1", "--port", str(port),
+            "--http", "httptools", "--no-access-log", "--lifespan", "off", app,
+        ]  # fmt: skip
     # -v 0: no plain-text access log (the app logs its requests as JSON).
-    return [str(VENV_BIN / "daphne"), "-v", "0", "-b", "127.0.0.1", "-p", str(port), app]
+    return [
+        str(VENV_BIN / "daphne"), "-v", "0", "-b", "127.0.0.1", "-p", str(port),
+        *DAPHNE_WS_OPTIONS, app,
+    ]  # fmt: skip
 
 
 def matcher_argv(symbols: Sequence[str], *options: str) -> list[str]:

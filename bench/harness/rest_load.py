@@ -7,6 +7,10 @@ no proxy), in an open loop (`open_loop`: request k is due at t0 + k/rate) or a c
 The order mix: LIMIT orders of `traders[i % N]` for request i, side at random; half of them
 resting (GTC, 1-200 ticks away from the mid), half crossing (IOC through the mid by
 `cross_ticks`, taking the best resting order of the other side, expiring otherwise).
+
+The same client drives the peer gateway (matching-engine 0.1.1's FastAPI app, `peer=True`): the
+same orders in the same sequence, as its JSON `POST /markets/{symbol}/orders` (account = the
+trader's user id, no signature: the peer has no authentication).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from bench.harness.cpu import cpu_report
 from bench.harness.stats import pct
 
 RECV_WINDOW = "10000"
+_PEER_HEADERS = {"Content-Type": "application/json"}
 DRAIN_S = 10.0  # open loop: how long answers are awaited after the last scheduled start
 
 
@@ -67,8 +72,17 @@ class PhaseResult:
 class Load:
     """Signed order requests over keep-alive aiohttp sessions, one per web port."""
 
-    def __init__(self, ports: list[int], traders: list[Trader], mix: OrderMix, seed: int) -> None:
+    def __init__(
+        self,
+        ports: list[int],
+        traders: list[Trader],
+        mix: OrderMix,
+        seed: int,
+        *,
+        peer_symbol: str | None = None,
+    ) -> None:
         self.ports, self.traders, self.mix = ports, traders, mix
+        self.peer_symbol = peer_symbol  # drive the peer gateway's market of that name
         self.rng = random.Random(seed)
         self.i = 0
         self.sessions: list[Any] = []
@@ -93,7 +107,7 @@ class Load:
             await session.close()
         self.sessions = []
 
-    def next_request(self, resp_type: str) -> tuple[int, Trader, bytes]:
+    def next_request(self, resp_type: str) -> tuple[int, Trader, bytes, str, dict[str, str]]:
         i = self.i
         self.i += 1
         trader = self.traders[i % len(self.traders)]
@@ -107,13 +121,24 @@ class Load:
             ticks = mix.mid_ticks + mix.cross_ticks if buy else mix.mid_ticks - mix.cross_ticks
             tif = "IOC"
         price = mix.tick * ticks
+        if self.peer_symbol is not None:
+            order = {
+                "account": trader.user_id, "side": "buy" if buy else "sell", "type": "limit",
+                "price": str(price), "quantity": mix.qty, "time_in_force": tif.lower(),
+            }  # fmt: skip
+            path = f"/markets/{self.peer_symbol}/orders"
+            return i, trader, json.dumps(order).encode(), path, _PEER_HEADERS
         body = (
             f"symbol={mix.symbol}&side={'BUY' if buy else 'SELL'}&type=LIMIT&timeInForce={tif}"
             f"&quantity={mix.qty}&price={price}&newOrderRespType={resp_type}"
             f"&timestamp={time.time_ns() // 1_000_000}&recvWindow={RECV_WINDOW}"
         ).encode()
         sig = hmac.new(trader.secret, body, hashlib.sha256).hexdigest()
-        return i, trader, body + b"&signature=" + sig.encode()
+        headers = {
+            "X-MBX-APIKEY": trader.api_key,
+            "Content-Type": "application/x-www-form-urlencoded",
+        }
+        return i, trader, body + b"&signature=" + sig.encode(), "/api/v3/order", headers
 
     async def send(
         self, resp_type: str, res: PhaseResult, t_ref: float, gate: asyncio.Semaphore | None = None
@@ -126,15 +151,11 @@ class Load:
         if gate is not None:
             await gate.acquire()
         try:
-            i, trader, data = self.next_request(resp_type)
+            i, _, data, path, headers = self.next_request(resp_type)
             session = self.sessions[i % len(self.sessions)]
-            headers = {
-                "X-MBX-APIKEY": trader.api_key,
-                "Content-Type": "application/x-www-form-urlencoded",
-            }
             res.sent += 1
             try:
-                async with session.post("/api/v3/order", data=data, headers=headers) as resp:
+                async with session.post(path, data=data, headers=headers) as resp:
                     raw = await resp.read()
                     status = resp.status
             except (TimeoutError, aiohttp.ClientError) as exc:
@@ -156,6 +177,11 @@ class Load:
             if "status" in body:
                 res.statuses[body["status"]] += 1
                 res.fills += len(body.get("fills", ()))
+        elif status == 200 and "order_id" in body:  # the peer gateway's answer
+            res.ok += 1
+            res.latencies_ms.append((now - t_ref) * 1000.0)
+            res.statuses[body.get("status", "?")] += 1
+            res.fills += sum(1 for e in body.get("events", ()) if e.get("type") == "trade")
         else:
             res.errors[f"http {status} code {body.get('code')}: {body.get('msg')}"] += 1
 

@@ -143,3 +143,38 @@ def test_concurrent_withdrawals_from_one_balance_never_overdraw() -> None:
     b = balance_get(user_id=bob.id, asset_id=usdt.id).available
     assert a == Decimal(1) and b == Decimal(99)
     assert_ledger_invariants()
+
+
+def test_order_hold_place_writes_what_ledger_post_would_and_refuses_short_funds() -> None:
+    from clearing.holds import order_hold_place
+    from clearing.models import Hold
+    from orders.tests.factories import MarketFactory, _order
+
+    market = MarketFactory.create()
+    user = UserFactory.create()
+    balance_credit_external(user_id=user.id, asset_id=market.quote_id, amount=Decimal(10), ref="h")
+    order = _order(market, user, "BUY", Decimal(1), Decimal(3))
+    with transaction.atomic():
+        order_hold_place(
+            order_id=order.id, user_id=user.id, asset_id=market.quote_id, amount=Decimal(3)
+        )
+    txn = LedgerTransaction.objects.get(key=f"order:{order.id}:hold")
+    assert txn.kind == "order_hold"
+    assert sorted((p.account.kind, p.amount) for p in Posting.objects.filter(transaction=txn)) == [
+        ("AVAILABLE", Decimal(-3)),
+        ("LOCKED", Decimal(3)),
+    ]
+    balance = balance_get(user_id=user.id, asset_id=market.quote_id)
+    assert (balance.available, balance.locked) == (Decimal(7), Decimal(3))
+    hold = Hold.objects.get(order=order)
+    assert (hold.key, hold.amount, hold.original_amount) == (f"order:{order.id}", 3, 3)
+
+    other = _order(market, user, "BUY", Decimal(1), Decimal(8))
+    with pytest.raises(InsufficientFunds), transaction.atomic():
+        order_hold_place(
+            order_id=other.id, user_id=user.id, asset_id=market.quote_id, amount=Decimal(8)
+        )
+    assert not Hold.objects.filter(order=other).exists()
+    assert not LedgerTransaction.objects.filter(key=f"order:{other.id}:hold").exists()
+    balance = balance_get(user_id=user.id, asset_id=market.quote_id)
+    assert (balance.available, balance.locked) == (Decimal(7), Decimal(3))

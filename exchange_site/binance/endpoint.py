@@ -63,10 +63,19 @@ class Security(enum.Enum):
     USER_DATA = "USER_DATA"  # needs the key's read permission
     TRADE = "TRADE"  # needs the key's trade permission
     WITHDRAW = "WITHDRAW"  # Binance's USER_DATA plus the key's withdraw permission
+    # The key header only (read permission), no timestamp or signature: Binance's listen-key
+    # endpoints (/api/v3/userDataStream).
+    USER_STREAM = "USER_STREAM"
+
+    @property
+    def keyed(self) -> bool:
+        """The request must carry an API key (X-MBX-APIKEY)."""
+        return self is not Security.NONE
 
     @property
     def signed(self) -> bool:
-        return self is not Security.NONE
+        """The request must also carry timestamp and signature."""
+        return self is not Security.NONE and self is not Security.USER_STREAM
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +168,7 @@ class Endpoint:
             raise ip_usage.error()
 
         key: SigningKey | None = None
-        if self.security.signed:
+        if self.security.keyed:
             try:
                 key = await self._authenticate(
                     request, query, body, raw.values, over_ip_limit=ip_usage.over
@@ -169,17 +178,19 @@ class Endpoint:
                     headers["Retry-After"] = str(ip_usage.retry_after_s)
                     raise ip_usage.error() from None
                 raise
-            # 2. Only a request signed with the key is charged to it.
+            # 2. The key pays once it is checked (and its signature, when SIGNED).
             usage = await rate_limit_key(ip=ip_usage, key=key, weight=weight, orders=self.orders)
             headers.update(usage.headers)
             if usage.error is not None:
                 headers["Retry-After"] = str(usage.retry_after_s)
                 raise usage.error
+        if key is not None and self.security.signed:
             timing_check(
                 timestamp=raw.values.get("timestamp", ""),
                 recv_window=raw.values.get("recvWindow"),
                 now_us=time.time_ns() // 1000,
             )
+        if key is not None:
             await key_authenticator().mark_used(key)
 
         if raw.duplicate is not None:
@@ -201,7 +212,7 @@ class Endpoint:
         *,
         over_ip_limit: bool,
     ) -> SigningKey:
-        """The key of a SIGNED request, its permissions and address (-2014/-2015), the presence
+        """The key of a keyed request, its permissions and address (-2014/-2015), the presence
         of timestamp and signature (-1102) and the signature (-1022); timing comes after the
         key's rate limits (contract section 2)."""
         key = await key_authenticator().authorize(
@@ -211,6 +222,8 @@ class Endpoint:
             need_withdraw=self.security is Security.WITHDRAW,
             over_ip_limit=over_ip_limit,
         )
+        if not self.security.signed:  # USER_STREAM: the key header alone
+            return key
         if values.get("timestamp", "") == "":
             raise errors.mandatory("timestamp")
         signature = values.get("signature", "")

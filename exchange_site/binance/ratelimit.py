@@ -13,7 +13,9 @@ Two steps, so that nobody spends someone else's quota (contract section 2, "Chec
 2. `rate_limit_key`, only after the signature is checked: the key's weight and order counters
    are charged and held to its tier's limits, and the address to max(IP limit, tier limit) (an
    address carrying a pro key's traffic gets the pro ceiling; many default keys behind one
-   address still share one default ceiling). The `unlimited` tier is counted but never refused.
+   address still share one default ceiling). The `unlimited` tier is never refused and its key
+   step costs no round trip: it is counted in the process only, so its X-MBX-USED-WEIGHT-1M /
+   X-MBX-ORDER-COUNT-10S are this process's share.
 A request whose signature is wrong charges nothing to the key it names.
 
 Fixed windows allow a burst of up to twice the limit across a window edge; that is Binance's
@@ -67,10 +69,37 @@ async def rate_limit_ip(*, ip: str, weight: int) -> IpUsage:
     return IpUsage(int(results[0]), WEIGHT_WINDOW_S - int(now % WEIGHT_WINDOW_S))
 
 
+# (kind, key id, window) -> count, for the keys of a tier without limits; windows of the past
+# are dropped as new ones open.
+_local: dict[tuple[str, int, int], int] = {}
+
+
+def _unlimited(key: SigningKey) -> bool:
+    limits = settings.API_RATE_LIMITS.get(key.tier) or settings.API_RATE_LIMITS["default"]
+    return limits.get("weight_1m") is None and limits.get("orders_10s") is None
+
+
+def _count_locally(key: SigningKey, weight: int, orders: int, now: float) -> Usage:
+    minute, slot = int(now // WEIGHT_WINDOW_S), int(now // ORDER_WINDOW_S)
+    wkey, okey = ("w", key.id, minute), ("o", key.id, slot)
+    if wkey not in _local or (orders and okey not in _local):
+        for stale in [k for k in _local if k[2] < (minute if k[0] == "w" else slot)]:
+            del _local[stale]
+    used = _local[wkey] = _local.get(wkey, 0) + weight
+    usage = Usage()
+    usage.headers["X-MBX-USED-WEIGHT-1M"] = str(used)
+    if orders:
+        placed = _local[okey] = _local.get(okey, 0) + orders
+        usage.headers["X-MBX-ORDER-COUNT-10S"] = str(placed)
+    return usage
+
+
 async def rate_limit_key(*, ip: IpUsage, key: SigningKey, weight: int, orders: int) -> Usage:
     """Charge the request to its key, whose signature is checked (step 2); `error` is set when
     the key's or the address's limit is exceeded."""
     now = time.time()
+    if _unlimited(key):
+        return _count_locally(key, weight, orders, now)
     pipe = get_async_redis().pipeline(transaction=False)
     weight_counter = f"rl:w:key:{key.id}:{int(now // WEIGHT_WINDOW_S)}"
     pipe.incrby(weight_counter, weight)

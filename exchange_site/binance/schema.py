@@ -46,6 +46,10 @@ SECURITY_NOTE = {
     Security.WITHDRAW: (
         "Security: USER_DATA (signed; the key needs the read and withdraw permissions)."
     ),
+    Security.USER_STREAM: (
+        "Security: USER_STREAM (the X-MBX-APIKEY header only, not signed; the key needs the read"
+        " permission)."
+    ),
 }
 
 
@@ -121,7 +125,7 @@ def _operation(path: str, ep: Endpoint) -> dict[str, Any]:
         },
         "400": _error("Request or business error ({code, msg} with a negative code)."),
     }
-    if ep.security.signed:
+    if ep.security.keyed:
         responses["401"] = _error("-2014 API-key format invalid / -2015 key, IP or permission.")
         operation["security"] = [{"ApiKey": []}]
     else:

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "matching",
     "admin_rbac",
     "marketdata",
+    "userdata",
 ]
 
 MIDDLEWARE = [
@@ -85,6 +86,10 @@ TEMPLATES = [
 DATABASE_URL = env("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/exchange")
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
 DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
+# PostgreSQL's JIT compiles plans of costly-looking statements (the matcher's and settlement's
+# set-based ones) on every execution: milliseconds each, for nothing at these row counts.
+_options = DATABASES["default"].setdefault("OPTIONS", {})
+_options["options"] = f"{_options.get('options', '')} -c jit=off".strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"

@@ -24,6 +24,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "stream-sweep": {"task": "orders.stream_sweep", "schedule": 5.0},
     "breaker-release": {"task": "orders.breaker_release", "schedule": 2.0},
     "flags-scan": {"task": "admin_rbac.flags_scan", "schedule": 60.0},
+    # Candles behind their trades (a lost enqueue): the roll-up is idempotent.
+    "candles-sweep": {"task": "marketdata.roll_candles_sweep", "schedule": 5.0},
     # The worker's heartbeat in Redis (exchange_site/health.py), shown by /readyz.
     "ops-heartbeat": {
         "task": "ops.heartbeat",

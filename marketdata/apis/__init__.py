@@ -17,6 +17,7 @@ from .endpoints import (
     ticker_book,
     ticker_price,
     trades,
+    ui_klines,
 )
 
 __all__ = [
@@ -31,4 +32,5 @@ __all__ = [
     "ticker_book",
     "ticker_price",
     "trades",
+    "ui_klines",
 ]

@@ -179,20 +179,40 @@ async def agg_trades(call: Call) -> list[dict[str, Any]]:
     )
 
 
+_KLINES_DOC = (
+    "Candles without trades carry the previous close and zero volume; candles before the"
+    " market's first trade are omitted. With startTime: the oldest from it; otherwise the"
+    " most recent up to endTime or now. Trades the roll-up has not reached yet (the last"
+    " moments') are added from the trade table."
+)
+
+
 @endpoint(
     "GET",
     weight=schema.klines_weight,
     weight_doc="2 (limit <= 100), 5 (<= 500, the default), 10 (<= 1000)",
     params=schema.KLINES_PARAMS,
     response=openapi.array(schema.KLINE),
-    summary="Candlesticks aggregated from the trades",
-    description=(
-        "Candles without trades carry the previous close and zero volume; candles before the"
-        " market's first trade are omitted. With startTime: the oldest from it; otherwise the"
-        " most recent up to endTime or now."
-    ),
+    summary="Candlesticks, read from the candles the worker rolls up from the trades",
+    description=_KLINES_DOC,
 )
 async def klines(call: Call) -> list[list[Any]]:
+    return await _klines(call)
+
+
+@endpoint(
+    "GET",
+    weight=2,
+    params=schema.KLINES_PARAMS,
+    response=openapi.array(schema.KLINE),
+    summary="Candlesticks for display: the same candles as /klines",
+    description=_KLINES_DOC,
+)
+async def ui_klines(call: Call) -> list[list[Any]]:
+    return await _klines(call)
+
+
+async def _klines(call: Call) -> list[list[Any]]:
     p = call.params
     return await _one_market(
         call,

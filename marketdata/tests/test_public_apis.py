@@ -14,6 +14,7 @@ from django.utils import timezone
 from exchange_site.binance.times import from_ms, to_ms
 from exchange_site.redis import get_redis
 from marketdata.depthstore import depth_write
+from marketdata.services import candles_roll
 from orders.models import Market
 from orders.tests.factories import trade_make
 from tests.api_client import ApiClient, assert_matches_schema, make_market, now_ms
@@ -273,6 +274,7 @@ def test_klines_aggregate_trades_per_interval(api: ApiClient, market: Market) ->
         trade_make(
             market, price=price, qty=qty, at=from_ms(base + offset), is_buyer_maker=buyer_maker
         )
+    candles_roll(market_id=market.pk)  # what the worker does after each matcher batch
     rows = ok(
         api,
         "/api/v3/klines",
@@ -340,6 +342,7 @@ def test_kline_calendar_buckets(
     api: ApiClient, market: Market, interval: str, open_at: datetime, close_at: datetime
 ) -> None:
     trade_make(market, price="100", qty="1", at=datetime(2026, 11, 18, 13, 5, tzinfo=UTC))
+    candles_roll(market_id=market.pk)
     rows = ok(
         api,
         "/api/v3/klines",
@@ -352,6 +355,7 @@ def test_kline_calendar_buckets(
 
 def test_every_contract_interval_is_accepted(api: ApiClient, market: Market) -> None:
     trade_make(market, price="100", qty="1", at=timezone.now() - timedelta(seconds=1))
+    candles_roll(market_id=market.pk)
     intervals = "1s 1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d 3d 1w 1M"
     for interval in intervals.split(" "):
         # The 30 most recent candles hold the trade (1 s ago) whatever the interval.

@@ -185,3 +185,16 @@ def test_klines_weigh_by_the_candles_asked_for(api: ApiClient) -> None:
     assert used(limit="100") == 2
     assert used() == 5  # the default limit, 500
     assert used(limit="1000") == 10
+
+
+def test_unlimited_tier_counts_in_process_without_redis(api: ApiClient, trader: Any) -> None:
+    from exchange_site.redis import get_redis
+
+    free, free_secret = issue_key(trader, tier="unlimited")
+    with override_settings(API_RATE_LIMITS=TIERS):
+        first = api.signed("GET", "/api/v3/account", key=free.key, secret=free_secret)
+        second = api.signed("GET", "/api/v3/account", key=free.key, secret=free_secret)
+    assert first.status_code == second.status_code == 200
+    # Counted (this process's share), never refused, and no counter kept in Redis for it.
+    assert int(second["X-MBX-USED-WEIGHT-1M"]) == int(first["X-MBX-USED-WEIGHT-1M"]) + 20
+    assert not list(get_redis().scan_iter(f"rl:*:key:{free.id}:*"))

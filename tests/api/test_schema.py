@@ -17,6 +17,7 @@ CONTRACT_OPERATIONS = {
     ("get", "/api/v3/exchangeInfo"),
     ("get", "/api/v3/depth"),
     ("get", "/api/v3/trades"),
+    ("get", "/api/v3/uiKlines"),
     ("get", "/api/v3/aggTrades"),
     ("get", "/api/v3/klines"),
     ("get", "/api/v3/ticker/24hr"),
@@ -34,6 +35,10 @@ CONTRACT_OPERATIONS = {
     ("get", "/api/v3/account"),
     ("post", "/api/v3/order/cancelReplace"),
     ("put", "/api/v3/order/amend/keepPriority"),
+    # Contract 7.4: listen keys of the user data stream.
+    ("post", "/api/v3/userDataStream"),
+    ("put", "/api/v3/userDataStream"),
+    ("delete", "/api/v3/userDataStream"),
     # Contract section 10: the wallet.
     ("get", "/sapi/v1/capital/config/getall"),
     ("get", "/sapi/v1/capital/deposit/address"),
@@ -79,7 +84,7 @@ def test_schema_parameters_are_the_declared_ones(api: ApiClient) -> None:
         assert required == {p.name for p in ep.params.params if p.required} | (
             signed - {"recvWindow"}
         )
-        assert operation["security"] == ([{"ApiKey": []}] if signed else [])
+        assert operation["security"] == ([{"ApiKey": []}] if ep.security.keyed else [])
         assert "application/json" in operation["responses"]["200"]["content"]
 
 

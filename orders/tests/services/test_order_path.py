@@ -241,3 +241,90 @@ def test_settlement_works_through_more_releases_and_trades_than_one_batch(
     )
     assert bal(alice, market.quote)[1] == 0
     assert_ledger_invariants()
+
+
+def test_acceptance_is_one_statement(
+    market: Market,
+    funded: Callable[..., User],
+    django_assert_num_queries: DjangoAssertNumQueries,
+) -> None:
+    """With the market in the process's cache and the trader's accounts in place, accepting an
+    order is one round trip to PostgreSQL (orders_order_accept, its own transaction)."""
+    alice = funded(usdt="10000")
+    limit(alice, "BUY", "100", "0.1")
+    with django_assert_num_queries(1):
+        order = limit(alice, "BUY", "101", "0.1", client_order_id="one-trip")
+    row = Order.objects.get(pk=order.pk)
+    assert (row.status, row.client_order_id, row.price) == ("PENDING_NEW", "one-trip", D("101"))
+    assert row.created_at == order.created_at
+    hold = Hold.objects.get(order=row)
+    assert (hold.key, hold.amount, hold.original_amount) == (
+        f"order:{row.pk}",
+        D("10.1"),
+        D("10.1"),
+    )
+    assert bal(alice, market.quote) == (D("9979.9"), D("20.1"))
+    assert_ledger_invariants()
+
+
+def test_an_operators_market_change_reaches_the_cached_copy(
+    market: Market, funded: Callable[..., User]
+) -> None:
+    """The per-process copy of the market is checked in the acceptance statement: an edit of
+    the row (config_version bumped by the trigger) applies to the very next order, whether it
+    tightens a filter (refused) or loosens one (accepted)."""
+    alice = funded(usdt="100000")
+    limit(alice, "BUY", "100", "0.1")  # caches the market
+    version = Market.objects.get(pk=market.pk).config_version
+    Market.objects.filter(pk=market.pk).update(max_qty=D("0.05"))
+    assert Market.objects.get(pk=market.pk).config_version == version + 1
+    with pytest.raises(OrderRejected) as refused:
+        limit(alice, "BUY", "100", "0.1")
+    assert (refused.value.code, refused.value.msg) == (-1013, "Filter failure: LOT_SIZE")
+    Market.objects.filter(pk=market.pk).update(max_qty=D("9000"))
+    assert limit(alice, "BUY", "100", "0.1").status == "PENDING_NEW"
+    Market.objects.filter(pk=market.pk).update(status="HALT")
+    with pytest.raises(OrderRejected) as closed:
+        limit(alice, "BUY", "100", "0.1")
+    assert closed.value.msg == "Market is closed."
+    Market.objects.filter(pk=market.pk).update(status="TRADING")
+    assert limit(alice, "BUY", "100", "0.1").status == "PENDING_NEW"
+    assert Order.objects.filter(user=alice).count() == 3
+    assert_ledger_invariants()
+
+
+def test_the_verdict_on_a_new_order_carries_its_committed_state_and_fills(
+    market: Market, funded: Callable[..., User], matcher: Any
+) -> None:
+    """The matcher's verdict on a place is what a re-read after it would show (the API builds
+    RESULT and FULL answers from it)."""
+    import redis as redis_lib
+    from django.conf import settings
+
+    from matching.tests.helpers import matcher_drain
+    from orders.verdicts import placed_verdict_decode, verdict_key
+
+    alice, bob = funded(usdt="10000"), funded(btc="1")
+    limit(bob, "SELL", "50000", "0.01")
+    limit(bob, "SELL", "50001", "0.02")
+    taker = order_place(
+        user_id=alice.id, symbol="BTCUSDT", side="BUY", type="LIMIT", time_in_force="IOC",
+        price=D("50001"), quantity=D("0.05"),
+    )  # fmt: skip
+    matcher_drain(matcher)
+    client = redis_lib.Redis.from_url(settings.REDIS_URL)
+    payload = client.lpop(verdict_key(taker.request_id))
+    assert isinstance(payload, bytes)
+    verdict = placed_verdict_decode(payload)
+    assert verdict is not None
+    row = Order.objects.get(pk=taker.order.pk)
+    assert verdict.status == row.status == "EXPIRED"
+    assert market.step_size * verdict.executed_lots == row.executed_qty == D("0.03")
+    assert market.tick_size * market.step_size * verdict.quote_units == row.cumulative_quote_qty
+    assert verdict.is_working is row.is_working is False
+    trades = Trade.objects.filter(taker_order=row).order_by("seq")
+    assert [(f.trade_id, market.tick_size * f.price_ticks, market.step_size * f.qty_lots,
+             f.buyer_fee, f.seller_fee) for f in verdict.fills] == [
+        (t.pk, t.price, t.qty, t.buyer_fee, t.seller_fee) for t in trades
+    ]  # fmt: skip
+    assert len(verdict.fills) == 2

@@ -1,0 +1,3 @@
+from __future__ import annotations
+
+from wallet.tests.conftest import wallet_env  # noqa: F401 - shared fixture
