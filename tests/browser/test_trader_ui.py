@@ -18,6 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
+import playwright.sync_api as pw
 import pytest
 import redis
 from django.db import connection
@@ -34,7 +35,6 @@ from wallet.chain.simulated import sim_address_new
 from wallet.models import Withdrawal
 from wallet.services.networks import network_upsert
 
-pw = pytest.importorskip("playwright.sync_api", reason="pip install -r requirements-dev.txt")
 expect = pw.expect
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -173,6 +173,9 @@ def test_two_traders_trade_live_then_key_and_withdrawal(ui_stack: Stack, browser
     ann.goto(base + "/trade/BTCUSDT/")
     balances = ann.locator("#mini-balances")
     expect(balances).to_contain_text("10,000.00", timeout=WAIT_MS)
+    # Ann's browser streams: the market streams and the UI socket are open.
+    expect(ann.locator("body")).to_have_attribute("data-market-feed", "live", timeout=WAIT_MS)
+    expect(ann.locator("body")).to_have_attribute("data-user-feed", "live", timeout=WAIT_MS)
     ann.get_by_label("Price", exact=True).fill("100")
     ann.get_by_label("Amount").fill("0.5")
     expect(ann.get_by_label("Total")).to_have_value("50.00")
