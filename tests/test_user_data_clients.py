@@ -16,8 +16,10 @@ from binance import AsyncClient, BinanceSocketManager
 from binance.ws.websocket_api import WebsocketAPI
 
 from clearing.tests.helpers import assert_ledger_invariants
+from exchange_site.redis import get_redis
 from tests.live import LiveStack, Trader
 from tests.userstream import ws_url
+from userdata.publish import listening_users
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SYMBOL = "BTC/USDT"
@@ -73,7 +75,10 @@ def test_ccxt_pro_watch_orders_my_trades_and_balance(live_stack: LiveStack) -> N
             orders_task = asyncio.ensure_future(alice.watch_orders(SYMBOL))
             trades_task = asyncio.ensure_future(alice.watch_my_trades(SYMBOL))
             balance_task = asyncio.ensure_future(alice.watch_balance())
-            await asyncio.sleep(0.2)
+            # The subscription is live once Redis counts a subscriber on alice's channel: the
+            # hold's position event (published at acceptance) must not race it.
+            alice_id = live_stack.alice.user.id
+            await eventually(lambda: listening_users(get_redis(), {alice_id}))
             sell = await bob.create_limit_sell_order(SYMBOL, 0.01, 50000)
             buy = await alice.create_market_buy_order(SYMBOL, 0.004)
             assert buy["status"] == "closed"
