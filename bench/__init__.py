@@ -1,4 +1,5 @@
-"""Benchmarks: scripts that print figures against DESIGN.md's targets (never timed tests).
+"""Benchmarks: scripts that print figures against docs/architecture.md's targets (never timed
+tests).
 
 ``make bench-engine`` (bench.engine), ``make bench-matcher`` (bench.matcher), ``make bench-api``
 (bench.api); what they share is in bench.harness. Layout and how to add one: docs/benchmarks.md.

@@ -1,7 +1,7 @@
 """Engine benchmark (``make bench-engine``): ``python -m bench.engine [--commands N] [--seed S]
 [--repeat R]``.
 
-The standard random stream (bench.streams, DESIGN.md targets) is generated up front, then
+The standard random stream (bench.streams, docs/architecture.md targets) is generated up front, then
 replayed on fresh books: ``--repeat`` times untimed per command for throughput
 (``take_depth_changes`` every 100 commands, as the matcher does per batch; wall clock and
 process CPU time) and once with ``perf_counter_ns`` around every ``apply`` for the latency

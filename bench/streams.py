@@ -1,4 +1,5 @@
-"""The standard random command stream of DESIGN.md's engine target, for the engine and matcher
+"""The standard random command stream of docs/architecture.md's engine target, for the engine and
+matcher
 benchmarks (and the engine's restore test): ~70% LIMIT GTC orders, about a fifth of them priced
 through the opposite touch (takers), ~30% cancels of orders that are resting at that point;
 sizes skewed small (1 + geometric), passive prices clustered within a few ticks of the touch.

@@ -6,8 +6,8 @@ of a second one (open loop, half of them crossing): the figure is the fan-out's,
 Prints the clients still held at the end, messages/s received, and the latency from a trade's
 commit (its `T`, the matcher's commit time in ms) to its receipt by each client: p50/p99 over
 every (trade, client) pair; then the web process's own commit-to-send histogram. Target
-(DESIGN.md): p99 < 10 ms with 500 clients. The client runs in one asyncio process on the same
-machine as the stack.
+(docs/architecture.md): p99 < 10 ms with 500 clients. The client runs in one asyncio process on the
+same machine as the stack.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The money invariants of DESIGN.md, checked against the database.
+"""The money invariants of docs/architecture.md, checked against the database.
 
 Used by the tests (assert_ledger_invariants) and by the reconcile command and task. Every check
 reads one consistent snapshot (a REPEATABLE READ, read-only transaction): settlement and the

@@ -1,7 +1,7 @@
 """Settlement: trades and finished orders' holds applied to balances through the ledger.
 
-Per market, in sequence order, each exactly once (DESIGN.md, "The order path", step 3): a trade is
-marked settled in the same transaction that moves its money, under the unique ledger key
+Per market, in sequence order, each exactly once (docs/architecture.md, "The order path", step 3):
+a trade is marked settled in the same transaction that moves its money, under the unique ledger key
 `trade:{market}:{seq}`; a finished order's unused hold is released (`order:{id}:release`) once
 every trade below its done_seq is settled.
 

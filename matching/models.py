@@ -5,7 +5,7 @@ from django.db import models
 
 class MarketEngineState(models.Model):
     """What the matcher has applied for one market, written in the same transaction as each
-    batch's trades and order updates (DESIGN.md, "Recovery")."""
+    batch's trades and order updates (docs/architecture.md, "Recovery")."""
 
     market = models.OneToOneField(
         "orders.Market", on_delete=models.PROTECT, related_name="engine_state"
@@ -36,7 +36,7 @@ class EngineRequest(models.Model):
     the transaction that requests it, so the stream sweep can re-enqueue it after a Redis loss.
 
     The matcher sets `applied_at` in the batch transaction that applies it, and skips a repeat
-    whose request is already applied (DESIGN.md, "Recovery").
+    whose request is already applied (docs/architecture.md, "Recovery").
     """
 
     market = models.ForeignKey("orders.Market", on_delete=models.PROTECT, related_name="+")

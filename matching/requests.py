@@ -1,4 +1,5 @@
-"""Engine commands that no order row can recreate, persisted for recovery (DESIGN.md, "Recovery").
+"""Engine commands that no order row can recreate, persisted for recovery (docs/architecture.md,
+"Recovery").
 
 Places and cancels are recreated from their order rows (PENDING_NEW, cancel_requested_at).
 Amends, market-state changes and cancel-alls are recorded here by the service that requests

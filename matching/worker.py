@@ -1,14 +1,15 @@
 """The matcher: the adapter between the command streams, the engine and PostgreSQL.
 
-One process per market shard, single-threaded. Per batch (DESIGN.md, "The order path", step 2):
+One process per market shard, single-threaded. Per batch (docs/architecture.md, "The order path",
+step 2):
 read commands from the markets' Redis streams, apply them to the in-memory books in stream order,
 then in ONE PostgreSQL statement (one transaction) insert the trades, update the orders and store
 each market's last applied stream id and epoch, sequence, book update id and the fencing token;
 after the commit, in one Redis round trip: acknowledge the entries, wake the waiting requests,
 write and publish the book's changes; then enqueue settlement.
 
-Recovery (DESIGN.md, "Recovery"): the open orders in PostgreSQL, sorted by priority, are the
-book. A primary first takes the shard's lease and a fencing token, commits the token on every
+Recovery (docs/architecture.md, "Recovery"): the open orders in PostgreSQL, sorted by priority, are
+the book. A primary first takes the shard's lease and a fencing token, commits the token on every
 market row (waiting for a deposed primary's batch still in flight), and only then loads the
 books, so nothing committed by a deposed primary can land after the load. It claims every entry
 still pending on another consumer (consumers are named per process), re-reads them in order and
@@ -381,8 +382,9 @@ class Matcher:
                     log.error("matcher.deposed", shard=self.shard, fence=self.fence)
                     primary = False
                 except _INFRA_ERRORS as exc:
-                    # No Redis or PostgreSQL error ends the matcher (DESIGN.md, "Recovery"): back
-                    # off, then start over as a new primary (the books are rebuilt).
+                    # No Redis or PostgreSQL error ends the matcher (docs/architecture.md,
+                    # "Recovery"): back off, then start over as a new primary (the books are
+                    # rebuilt).
                     ERRORS.labels(type(exc).__name__).inc()
                     log.exception("matcher.error", backoff_s=backoff)
                     primary = False

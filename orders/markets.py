@@ -1,8 +1,8 @@
 """Market lifecycle and controls: trading states (the kill switch, global and per market), the
 circuit breaker, fee changes and changes of the fields the engine's integer units depend on.
 
-Every change the engine must see travels the market's command stream (DESIGN.md), enqueued
-after the commit, so it takes effect at one point of the stream order:
+Every change the engine must see travels the market's command stream (docs/architecture.md),
+enqueued after the commit, so it takes effect at one point of the stream order:
 - a trading state as SetMarketState (the API refuses new orders from the commit on, the engine
   from its stream position on);
 - new fee rates as ApplyFees: the matcher charges them to trades after that entry and records

@@ -1,7 +1,7 @@
 """Order-side writes: market configuration and the order path's acceptance step.
 
-Acceptance (DESIGN.md, "The order path", step 1) is one transaction: validate the market state
-and every filter, lock the hold through the ledger, insert the order as PENDING_NEW; after
+Acceptance (docs/architecture.md, "The order path", step 1) is one transaction: validate the market
+state and every filter, lock the hold through the ledger, insert the order as PENDING_NEW; after
 commit, append the command to the market's Redis stream. From then on only the matcher writes
 the order's state.
 """

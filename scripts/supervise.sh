@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run a command and restart it whenever it exits, with back-off (DESIGN.md, "Recovery": a process
+# Run a command and restart it whenever it exits, with back-off (docs/architecture.md, "Recovery": a process
 # that exits is restarted). The Procfile runs every process through it, so under `make run` one
 # crash no longer makes honcho stop the whole exchange.
 #   scripts/supervise.sh CMD [ARGS...]

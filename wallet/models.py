@@ -175,7 +175,7 @@ class Deposit(models.Model):
 
 
 class Withdrawal(models.Model):
-    """A withdrawal and its persisted state machine (DESIGN.md, "Withdrawals").
+    """A withdrawal and its persisted state machine (docs/wallet.md).
 
     REQUESTED (hold placed) -> APPROVED -> PROCESSING -> SENT -> CONFIRMED, or CANCELLED /
     REJECTED / FAILED with the hold released. `amount` is what leaves the user's balance;

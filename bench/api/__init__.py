@@ -6,7 +6,8 @@ End to end through the real stack, as a Binance client sees it: signed ``POST /a
 (form body, HMAC-SHA256 over the raw body, header X-MBX-APIKEY, timestamp + recvWindow) to
 daphne processes serving ``exchange_site.asgi:application``, with the real matcher
 (``manage.py run_matcher``) and a Celery worker (settlement) running as subprocesses.
-DESIGN.md targets: >= 1,000 orders/s; p99 < 25 ms at 300 orders/s. Report: docs/bench-api.md.
+docs/architecture.md targets: >= 1,000 orders/s; p99 < 25 ms at 300 orders/s. Report:
+docs/bench-api.md.
 
 Isolation: its own database and Redis db (default ``postgres://postgres@127.0.0.1:5432/
 exchange_bench_api`` and ``redis://127.0.0.1:6379/13``; the database name must contain "bench").

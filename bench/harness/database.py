@@ -121,8 +121,8 @@ def sessions_terminate(timeout: float = 60) -> None:
 
 def money_check() -> list[str]:
     """After a run, once every process that writes has stopped (the invariants are read in
-    several queries): end the sessions left behind and check DESIGN.md's money invariants.
-    Returns the broken ones; a benchmark prints them and exits 1 when there are any."""
+    several queries): end the sessions left behind and check docs/architecture.md's money
+    invariants. Returns the broken ones; a benchmark prints them and exits 1 when there are any."""
     from clearing.invariants import ledger_check_invariants
 
     sessions_terminate()

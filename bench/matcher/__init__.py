@@ -4,8 +4,8 @@
 Measures the real matching worker (matching.worker.Matcher, in this process) including its
 PostgreSQL batch commit, fed through the real Redis command stream, and settlement by a real
 Celery worker (``celery -A exchange_site worker``) fed by the matcher's settle_market_enqueue.
-DESIGN.md targets: matcher >= 20,000 commands/s sustained, p99 stream-to-commit < 20 ms at
-5,000/s; settlement lag p99 < 1 s at 1,000 trades/s. Report: docs/bench-matcher.md.
+docs/architecture.md targets: matcher >= 20,000 commands/s sustained, p99 stream-to-commit < 20 ms
+at 5,000/s; settlement lag p99 < 1 s at 1,000 trades/s. Report: docs/bench-matcher.md.
 
 Isolation: its own database and Redis db (default ``postgres://postgres@127.0.0.1:5432/
 exchange_bench`` and ``redis://127.0.0.1:6379/14``; the database name must contain "bench").

@@ -11,7 +11,7 @@ from orders.models import OPEN_STATUSES, Order, Trade
 
 
 def assert_ledger_invariants() -> None:
-    """Every money test ends with this: each DESIGN.md invariant holds."""
+    """Every money test ends with this: each docs/architecture.md invariant holds."""
     problems = ledger_check_invariants()
     assert not problems, "broken money invariants:\n" + "\n".join(problems)
 

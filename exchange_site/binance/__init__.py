@@ -1,6 +1,6 @@
 """The Binance Spot v3 compatible HTTP layer shared by every /api/v3/ endpoint.
 
-The contract is shared/api/binance-compat.md. Pieces:
+The contract is docs/api.md (Binance Spot v3). Pieces:
 
 - params:    typed parameter declarations; request validation and OpenAPI parameters
 - signing:   the SIGNED payload and HMAC-SHA256 check

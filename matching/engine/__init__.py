@@ -1,7 +1,7 @@
 """Matching engine: a pure library (stdlib + sortedcontainers). Integers in, events out.
 
-No Django, I/O or clock here (DESIGN.md); ``matching/engine/ruff.toml`` bans ``django`` and a
-test imports the package in a fresh interpreter to prove it. Contract: INTERFACE.md.
+No Django, I/O or clock here (docs/architecture.md); ``matching/engine/ruff.toml`` bans ``django``
+and a test imports the package in a fresh interpreter to prove it. Contract: INTERFACE.md.
 
 ``OrderBook`` is the mypyc-compiled book (``matching.engine._cbook``, built from book.py by
 scripts/build_engine.py) when it was built from the current book.py, else the pure-Python one.

@@ -1,5 +1,5 @@
 """The withdrawal workflow: a persisted state machine whose every step commits before its side
-effect (DESIGN.md, "Withdrawals"; docs/wallet.md).
+effect (docs/wallet.md).
 
     REQUESTED (hold placed) -> APPROVED -> PROCESSING -> SENT -> CONFIRMED
     REQUESTED/APPROVED -> CANCELLED (user or operator) / REJECTED (operator)

@@ -1,6 +1,6 @@
 """Engine vs naive reference under random command streams (hypothesis stateful testing).
 
-Every event is compared; after every step the invariants of DESIGN.md / STYLE.md hold: the book
+Every event is compared; after every step the invariants of docs/architecture.md hold: the book
 is never crossed, quantities are conserved, FIFO holds within a level, no fill is worse than the
 taker's limit, market orders never rest, update ids increase and the depth-change stream
 reproduces ``depth()``. At teardown the whole stream is replayed on a fresh book and must give
