@@ -79,14 +79,18 @@ def test_ccxt_pro_watch_orders_my_trades_and_balance(live_stack: LiveStack) -> N
             # hold's position event (published at acceptance) must not race it.
             alice_id = live_stack.alice.user.id
             await eventually(lambda: listening_users(get_redis(), {alice_id}))
-            sell = await bob.create_limit_sell_order(SYMBOL, 0.01, 50000)
-            buy = await alice.create_market_buy_order(SYMBOL, 0.004)
-            assert buy["status"] == "closed"
-
+            # Alice's buy rests first: its hold is the only balance change until bob sells, so the
+            # balance ccxt resolves with (a dict it mutates in place on later events) is stable.
+            buy = await alice.create_limit_buy_order(SYMBOL, 0.004, 50000)
+            assert buy["status"] == "open"
             first = await asyncio.wait_for(orders_task, 20)
             assert [o["id"] for o in first] == [buy["id"]]
-            assert first[0]["side"] == "buy" and first[0]["type"] == "market"
-            assert first[0]["symbol"] == SYMBOL
+            assert first[0]["side"] == "buy" and first[0]["type"] == "limit"
+            assert first[0]["symbol"] == SYMBOL and first[0]["status"] == "open"
+            locked = await asyncio.wait_for(balance_task, 20)
+            assert locked["USDT"]["used"] == 200 and locked["USDT"]["free"] == 99800
+
+            sell = await bob.create_limit_sell_order(SYMBOL, 0.01, 50000)
             order = await eventually(
                 lambda: next((o for o in alice.orders if o["status"] == "closed"), None)
             )
@@ -98,12 +102,10 @@ def test_ccxt_pro_watch_orders_my_trades_and_balance(live_stack: LiveStack) -> N
             assert [t["id"] for t in trades] == [t["id"] for t in rest_trades]
             trade = trades[0]
             assert trade["order"] == buy["id"] and trade["price"] == 50000
-            assert trade["amount"] == 0.004 and trade["takerOrMaker"] == "taker"
+            assert trade["amount"] == 0.004 and trade["takerOrMaker"] == "maker"
             assert trade["fee"]["currency"] == "BTC" and trade["fee"]["cost"] == 0.000004
 
-            # First the hold of the order (USDT locked), then the settlement (BTC received).
-            locked = await asyncio.wait_for(balance_task, 20)
-            assert locked["USDT"]["used"] > 0
+            # Then the settlement: BTC received, the hold gone.
             balance = await eventually(
                 lambda: (
                     alice.balance["spot"].get("BTC", {}).get("free", 0) > 10
