@@ -4,6 +4,8 @@ command lines of bench.harness.procs with the test database's environment."""
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from django.conf import settings
@@ -27,8 +29,9 @@ def stack_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def matcher_proc(symbols: list[str], log_dir: Path, **env: str) -> Proc:
-    argv = matcher_argv(symbols, "--lease-ttl-ms", "1000", "--block-ms", "10")
+def matcher_proc(symbols: list[str], log_dir: Path, *options: str, **env: str) -> Proc:
+    """`options` go after the defaults (the last of a repeated option wins)."""
+    argv = matcher_argv(symbols, "--lease-ttl-ms", "1000", "--block-ms", "10", *options)
     return Proc("matcher", argv, stack_env(**env), log_dir)
 
 
@@ -42,3 +45,11 @@ def beat_proc(log_dir: Path, **env: str) -> Proc:
 
 def web_proc(port: int, log_dir: Path, **env: str) -> Proc:
     return Proc("web", web_argv(port), stack_env(**env), log_dir)
+
+
+def stop_all(procs: Sequence[Proc]) -> None:
+    """Stop the processes together rather than one after the other (a Celery worker's warm
+    shutdown alone takes a second or two)."""
+    with ThreadPoolExecutor(max_workers=max(1, len(procs))) as pool:
+        for future in [pool.submit(proc.stop) for proc in procs]:
+            future.result()

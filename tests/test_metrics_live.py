@@ -7,19 +7,14 @@ from __future__ import annotations
 import re
 import urllib.error
 import urllib.request
-from decimal import Decimal
 from pathlib import Path
-from urllib.parse import urlencode
 
 import pytest
 import redis
 
-from bench.harness.procs import Proc, free_port, matcher_argv, wait_for, wait_web
+from bench.harness.procs import free_port, wait_for
 from exchange_site.celery_app import app
-from orders.services import market_create
-from tests.api_client import hmac_hex, now_ms
-from tests.live import _trader
-from tests.procs import stack_env, web_proc, worker_proc
+from tests.live import live_stack_running, order_post
 
 
 def _get(url: str, **headers: str) -> tuple[int, str]:
@@ -51,54 +46,25 @@ def _scrape(url: str) -> str:
 def test_api_worker_and_matcher_metrics_are_served(
     transactional_db: None, redis_client: redis.Redis, tmp_path: Path
 ) -> None:
-    market = market_create(
-        base="BTC", quote="USDT", tick_size=Decimal("0.01"), step_size=Decimal("0.00001"),
-        min_notional=Decimal("5"),
-    )  # fmt: skip
-    alice = _trader("alice", market)
-    port, worker_port, matcher_port = free_port(), free_port(), free_port()
-    matcher = Proc(
-        "matcher",
-        matcher_argv(
-            ["BTCUSDT"],
-            "--lease-ttl-ms",
-            "1000",
-            "--block-ms",
-            "10",
-            "--metrics-port",
-            str(matcher_port),
-        ),
-        stack_env(METRICS_HOST="127.0.0.2"),
+    worker_port, matcher_port = free_port(), free_port()
+    worker_env = {
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "worker-metrics"),
+        "WORKER_METRICS_PORT": str(worker_port),
+        "METRICS_HOST": "127.0.0.1",
+    }
+    with live_stack_running(
         tmp_path,
-    )
-    procs = [
-        web_proc(port, tmp_path).start(),
-        worker_proc(
-            tmp_path,
-            PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "worker-metrics"),
-            WORKER_METRICS_PORT=str(worker_port),
-            METRICS_HOST="127.0.0.1",
-        ).start(),
-        matcher.start(),
-    ]
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_web([port], procs)
-        # API traffic: two pings (and wait_web's), an unknown path, a signed order (answered
-        # after the matcher's verdict).
+        only=("web", "matcher", "worker"),
+        proc_env={"worker": worker_env, "matcher": {"METRICS_HOST": "127.0.0.2"}},
+        matcher_options=("--metrics-port", str(matcher_port)),
+    ) as stack:
+        base, procs = stack.base_url, stack.procs
+        # API traffic: two pings (and the start-up's), an unknown path, a signed order
+        # (answered after the matcher's verdict).
         for _ in range(2):
             assert _get(base + "/api/v3/ping")[0] == 200
         assert _get(base + "/api/v3/no-such-thing")[0] == 404
-        params = urlencode(
-            {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",
-             "quantity": "0.001", "price": "10000", "timestamp": now_ms()}
-        )  # fmt: skip
-        body = f"{params}&signature={hmac_hex(alice.secret, params)}".encode()
-        request = urllib.request.Request(
-            base + "/api/v3/order", data=body, headers={"X-MBX-APIKEY": alice.api_key}
-        )
-        with urllib.request.urlopen(request, timeout=10) as resp:
-            assert resp.status == 200
+        order_post(stack, stack.alice, "BUY")
 
         web = _scrape(base + "/metrics")
         total = "exchange_api_requests_total"
@@ -118,7 +84,7 @@ def test_api_worker_and_matcher_metrics_are_served(
         def worker_exported() -> bool:
             text = _get(worker_url)[1] if _listening(worker_url) else ""
             age = _sample(
-                text, "exchange_settlement_oldest_unsettled_seconds", market=str(market.pk)
+                text, "exchange_settlement_oldest_unsettled_seconds", market=str(stack.market.pk)
             )
             return age is not None and _sample(text, "exchange_reconcile_problems") == 0
 
@@ -136,9 +102,6 @@ def test_api_worker_and_matcher_metrics_are_served(
         wait_for(matcher_exported, 30, "the matcher's metrics", procs)
         with pytest.raises(urllib.error.URLError):
             urllib.request.urlopen(f"http://127.0.0.1:{matcher_port}/metrics", timeout=2)
-    finally:
-        for proc in procs:
-            proc.stop()
 
 
 def _listening(url: str) -> bool:

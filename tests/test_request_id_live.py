@@ -5,33 +5,14 @@ JSON too)."""
 from __future__ import annotations
 
 import json
-import urllib.request
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import redis
 
-from bench.harness.procs import Proc, free_port, wait_for, wait_web
+from bench.harness.procs import Proc, wait_for
 from orders.models import Order, Trade
-from orders.services import market_create
-from tests.api_client import hmac_hex, now_ms
-from tests.live import Trader, _trader
-from tests.procs import matcher_proc, web_proc, worker_proc
-
-
-def _order(base: str, trader: Trader, side: str) -> tuple[str, int]:
-    params = urlencode(
-        {"symbol": "BTCUSDT", "side": side, "type": "LIMIT", "timeInForce": "GTC",
-         "quantity": "0.001", "price": "10000", "timestamp": now_ms()}
-    )  # fmt: skip
-    body = f"{params}&signature={hmac_hex(trader.secret, params)}".encode()
-    request = urllib.request.Request(
-        base + "/api/v3/order", data=body, headers={"X-MBX-APIKEY": trader.api_key}
-    )
-    with urllib.request.urlopen(request, timeout=10) as resp:
-        return resp.headers["X-Request-ID"], int(json.loads(resp.read())["orderId"])
+from tests.live import live_stack_running, order_post
 
 
 def _lines(proc: Proc) -> list[dict[str, Any]]:
@@ -46,26 +27,17 @@ def _lines(proc: Proc) -> list[dict[str, Any]]:
 def test_request_id_follows_an_order_to_settlement(
     transactional_db: None, redis_client: redis.Redis, tmp_path: Path
 ) -> None:
-    market = market_create(
-        base="BTC", quote="USDT", tick_size=Decimal("0.01"), step_size=Decimal("0.00001"),
-        min_notional=Decimal("5"),
-    )  # fmt: skip
-    alice, bob = _trader("alice", market), _trader("bob", market)
-    port = free_port()
-    env = {"LOG_LEVEL": "INFO", "API_VERDICT_TIMEOUT": "5"}
-    web = web_proc(port, tmp_path, **env).start()
-    matcher = matcher_proc(["BTCUSDT"], tmp_path, **env).start()
-    worker = worker_proc(tmp_path, **env).start()
-    procs = [web, matcher, worker]
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_web([port], procs)
-        _order(base, alice, "SELL")
-        request_id, order_id = _order(base, bob, "BUY")
+    with live_stack_running(
+        tmp_path, {"LOG_LEVEL": "INFO"}, only=("web", "matcher", "worker")
+    ) as stack:
+        web, matcher, worker = (stack.proc(name) for name in ("web", "matcher", "worker"))
+        order_post(stack, stack.alice, "SELL")
+        resp = order_post(stack, stack.bob, "BUY")
+        request_id, order_id = resp.headers["X-Request-ID"], int(resp.json()["orderId"])
         assert len(request_id) == 24
         wait_for(
             lambda: Trade.objects.filter(settled_at__isnull=False).exists(), 30,
-            "the trade settled", procs,
+            "the trade settled", stack.procs,
         )  # fmt: skip
         trade = Trade.objects.get()
         assert trade.taker_order_id == order_id
@@ -76,7 +48,7 @@ def test_request_id_follows_an_order_to_settlement(
                 line.get("event") == "matcher.batch" for line in _lines(matcher)
             )
 
-        wait_for(logged, 10, "the matcher's and the worker's log lines", procs)
+        wait_for(logged, 10, "the matcher's and the worker's log lines", stack.procs)
 
         # The API: the access line and the order it submitted, under the request id.
         mine = [line for line in _lines(web) if line.get("request_id") == request_id]
@@ -103,6 +75,3 @@ def test_request_id_follows_an_order_to_settlement(
         assert settled["task_name"] == "clearing.settle_market" and settled["task_id"]
         # Celery's own lines are JSON too (the _lines parse above), e.g. the task trace.
         assert any(str(line.get("logger", "")).startswith("celery") for line in _lines(worker))
-    finally:
-        for proc in procs:
-            proc.stop()

@@ -128,7 +128,7 @@ def stack(transactional_db: None, redis_client: redis.Redis, tmp_path: Path) -> 
         "API_RATE_LIMIT_DEFAULT_WEIGHT_1M": "100000000",
         "API_RATE_LIMIT_DEFAULT_ORDERS_10S": "100000",
     }
-    with live_stack_running(tmp_path, **limits) as running:
+    with live_stack_running(tmp_path, limits) as running:
         yield running
 
 
