@@ -50,6 +50,17 @@ def wait_status(
         time.sleep(0.1)
 
 
+def _after_settlement(ex: ccxt.binance, timeout: float = 10) -> dict[str, Any]:
+    """The balance once no USDT is held any more (or at the deadline, for the caller to
+    assert on)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        balance: dict[str, Any] = ex.fetch_balance()
+        if balance["USDT"]["used"] == 0 or time.monotonic() > deadline:
+            return balance
+        time.sleep(0.1)
+
+
 def test_markets_book_tickers_and_public_data(live_stack: LiveStack) -> None:
     pub = client(live_stack)
     market = pub.market(SYMBOL)
@@ -113,8 +124,7 @@ def test_order_lifecycle_every_type_and_queries(live_stack: LiveStack) -> None:
     canceled_all = alice.cancel_all_orders(SYMBOL)
     assert len(canceled_all) == 2
     assert alice.fetch_open_orders(SYMBOL) == []
-    time.sleep(1.5)  # settlement releases the holds of the finished orders
-    balance = alice.fetch_balance()
+    balance = _after_settlement(alice)  # it releases the holds of the finished orders
     assert balance["USDT"]["used"] == 0
     assert balance["USDT"]["free"] == pytest.approx(usdt_before - 0.02 * 50000 - 500, abs=0.01)
     assert_ledger_invariants()

@@ -19,6 +19,7 @@ from orders.services import order_place
 from tests.burst import burst
 from tests.live import LiveStack, Trader
 from tests.procs import web_proc
+from tests.userstream import closing_promptly
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SYMBOL = "BTC/USDT"
@@ -176,13 +177,13 @@ def test_python_binance_socket_manager_receives_depth(live_stack: LiveStack) -> 
         bm = BinanceSocketManager(client)
         bm.STREAM_URL = stack.base_url.replace("http://", "ws://") + "/"
         try:
-            async with bm.depth_socket("BTCUSDT", interval=100) as socket:
+            async with closing_promptly(bm.depth_socket("BTCUSDT", interval=100)) as socket:
                 await asyncio.sleep(0.3)
                 await off_loop(place, stack, stack.bob, "SELL", 50100, "0.02")
                 msg = await asyncio.wait_for(socket.recv(), 10)
             assert msg["e"] == "depthUpdate" and msg["s"] == "BTCUSDT"
             assert msg["a"] == [["50100.00000000", "0.02000000"]] and msg["U"] <= msg["u"]
-            async with bm.trade_socket("BTCUSDT") as socket:
+            async with closing_promptly(bm.trade_socket("BTCUSDT")) as socket:
                 await asyncio.sleep(0.3)
                 await off_loop(place, stack, stack.alice, "BUY", 50100, "0.01")
                 msg = await asyncio.wait_for(socket.recv(), 10)

@@ -9,13 +9,24 @@ import hmac
 import json
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import httpx
+from binance.ws.reconnecting_websocket import ReconnectingWebsocket
 from websockets.asyncio.client import ClientConnection
 
 from tests.live import Trader
+
+S = TypeVar("S", bound=ReconnectingWebsocket)
+
+
+def closing_promptly(socket: S) -> S:
+    """A python-binance socket whose `async with` ends at once: leaving it waits for the
+    socket's read loop, which sees the close only when a read times out (TIMEOUT, 10 s by
+    default; a shorter read timeout changes nothing else, reads are retried)."""
+    socket.TIMEOUT = 0.5
+    return socket
 
 
 def ws_url(base_url: str, path: str) -> str:
