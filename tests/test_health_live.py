@@ -6,11 +6,15 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
+import redis
+
 from bench.harness.procs import Proc, free_port, matcher_argv, wait_for
-from tests.live import LiveStack
+from tests.live import LiveStack, live_stack_running
 from tests.procs import stack_env, web_proc
 
 
@@ -20,6 +24,16 @@ def _get(url: str) -> tuple[int, Any]:
             return resp.status, json.loads(resp.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read())
+
+
+@pytest.fixture
+def live_stack(
+    transactional_db: None, redis_client: redis.Redis, tmp_path: Path
+) -> Iterator[LiveStack]:
+    # The shared fixture with the worker's heartbeat every second instead of every 5 s (beat
+    # sends the first one an interval after it starts): /readyz shows the worker sooner.
+    with live_stack_running(tmp_path, {"OPS_HEARTBEAT_EVERY_S": "1"}) as stack:
+        yield stack
 
 
 def test_readyz_reports_dependencies_and_process_heartbeats(
