@@ -18,7 +18,7 @@ from binance.ws.websocket_api import WebsocketAPI
 from clearing.tests.helpers import assert_ledger_invariants
 from exchange_site.redis import get_redis
 from tests.live import LiveStack, Trader
-from tests.userstream import closing_promptly, ws_url
+from tests.userstream import ws_url
 from userdata.publish import listening_users
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -128,8 +128,7 @@ def test_ccxt_pro_watch_orders_my_trades_and_balance(live_stack: LiveStack) -> N
 def python_binance(stack: LiveStack, trader: Trader) -> AsyncClient:
     client = AsyncClient(trader.api_key, trader.secret)  # the constructor calls no host
     client.API_URL = stack.base_url + "/api"
-    # The user socket subscribes through the WebSocket API connection (closed with the client).
-    client.ws_api = closing_promptly(WebsocketAPI(url=ws_url(stack.base_url, "/ws-api/v3")))
+    client.ws_api = WebsocketAPI(url=ws_url(stack.base_url, "/ws-api/v3"))
     return client
 
 

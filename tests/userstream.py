@@ -22,9 +22,10 @@ S = TypeVar("S", bound=ReconnectingWebsocket)
 
 
 def closing_promptly(socket: S) -> S:
-    """A python-binance socket whose `async with` ends at once: leaving it waits for the
-    socket's read loop, which sees the close only when a read times out (TIMEOUT, 10 s by
-    default; a shorter read timeout changes nothing else, reads are retried)."""
+    """A python-binance market socket whose `async with` ends at once: leaving it waits for
+    the socket's read loop, which sees the close only when a read times out (TIMEOUT, 10 s by
+    default; a market socket retries its reads, so a shorter timeout changes nothing else).
+    Not for the WebSocket API connection: there TIMEOUT is also how long a request waits."""
     socket.TIMEOUT = 0.5
     return socket
 
