@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
+import hypothesis
 import pytest
 import redis
 from celery.app.task import Task
 from django.conf import settings
 from django.db import connection
+
+# Property and fuzz tests run the same examples on every run (`make test` and CI must not pass or
+# fail by luck); HYPOTHESIS_PROFILE=explore draws new ones to hunt for failures locally.
+hypothesis.settings.register_profile("repeatable", derandomize=True, database=None)
+hypothesis.settings.register_profile("explore", derandomize=False)
+hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 
 def _fail_if_inside_app_atomic(what: str) -> None:
