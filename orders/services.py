@@ -478,6 +478,7 @@ class _Acceptance:
     spec: _Spec
     client_order_id: str
     limit: int
+    request_id: str  # made on the request's thread: derived from the HTTP request's id
 
 
 class _GroupFailed(Exception):
@@ -547,7 +548,7 @@ def _accept_group(group: list[_Acceptance]) -> list[Submitted | BaseException]:
         order = _accepted_order(
             a.market, a.user_id, a.spec, a.client_order_id, order_id, created_at
         )
-        submitted = Submitted(order, request_id_new())
+        submitted = Submitted(order, a.request_id)
         results[i] = submitted
         accepted.append((a, submitted))
     order_holds_announce(pairs={(a.user_id, a.spec.hold_asset_id) for a, _ in accepted})
@@ -683,7 +684,7 @@ def _order_place_once(
         and not connection.in_atomic_block
     ):
         acceptance = _Acceptance(
-            market, user_id, spec, _client_id(client_order_id), _max_open(market)
+            market, user_id, spec, _client_id(client_order_id), _max_open(market), request_id_new()
         )
         try:
             return order_acceptor().submit(acceptance)  # a refusal raises as the statement's

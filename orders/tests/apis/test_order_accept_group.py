@@ -26,9 +26,12 @@ from accounts.models import User
 from clearing.models import Hold, LedgerAccount
 from clearing.selectors import balance_get
 from clearing.tests.helpers import assert_ledger_invariants
+from matching.engine import PlaceOrder
+from matching.stream import command_decode
 from orders import services
 from orders.models import Market, Order
 from orders.services import Submitted
+from orders.verdicts import request_id_new
 from tests.api_client import ApiClient, issue_key
 
 ORDER = "/api/v3/order"
@@ -48,10 +51,14 @@ def unlimited(api: ApiClient, user: User) -> ApiClient:
     return ApiClient(api.runner, key=key.key, secret=secret)
 
 
+REQUEST_IDS: dict[int, str] = {}  # order id -> the X-Request-ID of the request that placed it
+
+
 def answer(api: ApiClient, params: dict[str, Any]) -> tuple[int, Any]:
     response = api.signed("POST", ORDER, params)
     body = response.json()
     if response.status_code == 200:
+        REQUEST_IDS[body["orderId"]] = response["X-Request-ID"]
         return 0, body["orderId"]
     assert response.status_code == 400, response.content
     return body["code"], body["msg"]
@@ -135,7 +142,11 @@ def test_one_balance_many_concurrent_orders(
 
 
 def test_duplicate_client_order_id_in_a_group(
-    api: ApiClient, market: Market, funded: Funded, pool: ThreadPoolExecutor
+    api: ApiClient,
+    market: Market,
+    funded: Funded,
+    pool: ThreadPoolExecutor,
+    redis_client: redis.Redis,
 ) -> None:
     """One group holds orders reusing a clientOrderId among good ones: one of the duplicates is
     accepted, the others get -2010 Duplicate order sent., the good ones are all accepted."""
@@ -169,6 +180,15 @@ def test_duplicate_client_order_id_in_a_group(
     assert Order.objects.filter(user=bob, client_order_id="dup").count() == 1
     balance = balance_get(user_id=bob.id, asset_id=market.quote_id)
     assert balance.locked == Decimal(100) * accepted
+    # Each command carries its request's id (exchange_site.logctx), made on the request's thread.
+    rids = {}
+    entries: list[Any] = redis_client.xrange("stream:orders:BTCUSDT")  # type: ignore[assignment]
+    for _, fields in entries:
+        cmd, rid = command_decode(fields[b"c"])
+        assert isinstance(cmd, PlaceOrder)
+        rids[cmd.order_id] = rid
+    placed = [order_id for code, order_id in results if code == 0]
+    assert {rids[i] for i in placed} == {REQUEST_IDS[i] for i in placed}
     assert_ledger_invariants()
 
 
@@ -177,7 +197,9 @@ def _acceptance(market: Market, user: User, side: str) -> Any:
         market, side=side, type="LIMIT", time_in_force="GTC", quantity=Decimal("0.1"),
         quote_order_qty=None, price=Decimal("1000"), stop_price=None, stp_mode="NONE",
     )  # fmt: skip
-    return services._Acceptance(market, user.id, spec, services._client_id(None), 200)
+    return services._Acceptance(
+        market, user.id, spec, services._client_id(None), 200, request_id_new()
+    )
 
 
 def test_two_traders_in_opposite_orders_do_not_deadlock(
