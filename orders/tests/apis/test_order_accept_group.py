@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -23,7 +24,7 @@ from django.db import connection, transaction
 from prometheus_client import REGISTRY
 
 from accounts.models import User
-from clearing.models import Hold, LedgerAccount
+from clearing.models import Hold, LedgerAccount, LedgerTransaction
 from clearing.selectors import balance_get
 from clearing.tests.helpers import assert_ledger_invariants
 from matching.engine import PlaceOrder
@@ -241,4 +242,25 @@ def test_two_traders_in_opposite_orders_do_not_deadlock(
         assert (usdt.available, usdt.locked) == (Decimal(800), Decimal(200))
         assert (btc.available, btc.locked) == (Decimal("0.8"), Decimal("0.2"))
     assert redis_client.xlen("stream:orders:BTCUSDT") == 8
+    assert_ledger_invariants()
+
+
+def test_a_group_failing_as_a_whole_writes_nothing(market: Market, funded: Funded) -> None:
+    """An error that is no refusal (here a price beyond the column) rolls the whole group back:
+    nothing of the good order survives either, and every order of the group is handed back to
+    be accepted alone (order_place then runs the single statement for it)."""
+    alice = funded(usdt="1000")
+    good = _acceptance(market, alice, "BUY")
+    bad = _acceptance(market, alice, "BUY")
+    bad = replace(bad, spec=replace(bad.spec, fields={**bad.spec.fields, "price": Decimal("1e20")}))
+    failures = REGISTRY.get_sample_value("exchange_order_accept_group_failures_total") or 0.0
+
+    results = services._accept_group([good, bad])
+
+    assert all(isinstance(r, services._GroupFailed) for r in results), results
+    assert REGISTRY.get_sample_value("exchange_order_accept_group_failures_total") == failures + 1
+    assert not Order.objects.exists() and not Hold.objects.exists()
+    assert not LedgerTransaction.objects.filter(kind="order_hold").exists()
+    balance = balance_get(user_id=alice.id, asset_id=market.quote_id)
+    assert (balance.available, balance.locked) == (Decimal(1000), Decimal(0))
     assert_ledger_invariants()
