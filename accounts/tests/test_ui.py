@@ -3,11 +3,16 @@ session-authenticated, CSRF-checked, errors as {"code", "msg"}."""
 
 from __future__ import annotations
 
+import base64
+import html
 import json
+import re
 from decimal import Decimal
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import segno
 from django.test import Client
 
 from accounts.models import ApiKey, User
@@ -157,18 +162,58 @@ def test_password_change_keeps_the_session() -> None:
     assert c.get("/ui/api/balances").status_code == 200
 
 
-def test_two_factor_enrolment(transactional_db: None) -> None:
+def _qr_modules(svg: str) -> set[tuple[int, int]]:
+    """The dark modules (row, column) an SVG QR code draws, from the top-left dark module: the
+    path of horizontal runs (M/m moves, h runs, in module units) that segno writes."""
+    path = re.search(r'<path[^>]*stroke="#000"[^>]*d="([^"]+)"', svg)
+    assert path is not None, svg[:300]
+    x = y = 0.0
+    dark: set[tuple[int, int]] = set()
+    for op, a, b in re.findall(r"([Mmh])(-?[\d.]+)(?: (-?[\d.]+))?", path.group(1)):
+        if op == "M":
+            x, y = float(a), float(b)
+        elif op == "m":
+            x, y = x + float(a), y + float(b)
+        else:
+            dark.update((int(y), int(x) + i) for i in range(int(a)))
+            x += float(a)
+    top, left = min(r for r, _ in dark), min(c for _, c in dark)
+    return {(r - top, c - left) for r, c in dark}
+
+
+def _field(page: str, element_id: str) -> str:
+    found = re.search(rf'id="{element_id}"[^>]*value="([^"]*)"', page)
+    assert found is not None, element_id
+    return html.unescape(found.group(1))
+
+
+def test_two_factor_enrolment_shows_a_qr_code_of_the_key(transactional_db: None) -> None:
+    from django_otp.oath import TOTP
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
     from wallet.services.twofactor import totp_enabled
-    from wallet.tests.conftest import totp_code
 
     user = UserFactory.create()
     c = _client(user)
     page = c.post("/accounts/two-factor/", {"action": "begin"}).content.decode()
-    assert "otpauth://" in page
-    assert "otpauth://" in c.get("/accounts/two-factor/").content.decode()  # shown again
+    secret, url = _field(page, "totp-secret"), _field(page, "totp-url")
+    assert url == TOTPDevice.objects.get(user=user).config_url
+    assert parse_qs(urlsplit(url).query)["secret"] == [secret]
+    # The picture is drawn in the page (no image is fetched) and is the QR code of that address.
+    box = re.search(r'<div class="qr-box" id="totp-qr"[^>]*>(<svg.*?</svg>)</div>', page, re.S)
+    assert box is not None and "<img" not in page
+    expected = segno.make_qr(url, error="m").matrix
+    assert _qr_modules(box.group(1)) == {
+        (r, c) for r, row in enumerate(expected) for c, bit in enumerate(row) if bit
+    }
+    again = c.get("/accounts/two-factor/").content.decode()  # shown again until confirmed
+    assert _field(again, "totp-url") == url and box.group(1) in again
     assert not totp_enabled(user_id=user.pk)
-    ok = c.post("/accounts/two-factor/", {"action": "confirm", "code": totp_code(user)})
+    # Enrol as an authenticator app would: the code from the shown key and the clock.
+    code = f"{TOTP(base64.b32decode(secret)).token():06d}"
+    ok = c.post("/accounts/two-factor/", {"action": "confirm", "code": code})
     assert "Two-factor authentication is on." in ok.content.decode()
+    assert 'id="totp-qr"' not in ok.content.decode()
     assert totp_enabled(user_id=user.pk)
     wrong = c.post("/accounts/two-factor/", {"action": "disable", "code": "000000"})
     assert 'class="notice bad"' in wrong.content.decode()

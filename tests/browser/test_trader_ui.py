@@ -1,126 +1,28 @@
 """The trader UI in a real browser (Debian's chromium driven by playwright) against the real
 processes (daphne, matcher, Celery worker and beat on the test database): two traders sign up,
 trade with each other and see it happen without reloading; an API key's secret is shown once;
-a withdrawal reaches the operator's review queue. Screenshots of each page go to
-test-artifacts/ (git-ignored). The money invariants are checked at the end.
-
-Playwright's sync API keeps an event loop in this thread, where Django refuses ORM calls: the
-test's own database work runs in a short-lived thread (`orm`).
+a withdrawal reaches the operator's review queue; two-factor authentication is set up from a QR
+code. Screenshots of each page go to test-artifacts/ (git-ignored). Nothing loads from outside
+the stack. The money invariants are checked at the end.
 """
 
 from __future__ import annotations
 
-import shutil
-import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from base64 import b32decode
 from decimal import Decimal
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import playwright.sync_api as pw
-import pytest
-import redis
-from django.db import connection
+from django_otp.oath import TOTP
 
 from accounts.models import ApiKey, User
 from accounts.services import api_key_secret
-from bench.harness.procs import Proc, free_port, wait_celery, wait_for, wait_web
+from bench.harness.procs import wait_for
 from clearing.services import balance_credit_external
 from clearing.tests.helpers import assert_ledger_invariants, assert_orders_accounted
-from orders.models import Market, Trade
-from orders.services import market_create
-from tests.procs import beat_proc, matcher_proc, web_proc, worker_proc
+from orders.models import Trade
+from tests.browser.support import WAIT_MS, Stack, admin_login, expect, orm, shot
 from wallet.chain.simulated import sim_address_new
 from wallet.models import Withdrawal
-from wallet.services.networks import network_upsert
-
-expect = pw.expect
-
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-T = TypeVar("T")
-WAIT_MS = 20_000  # live updates: a poll every 1-2 s, settlement within a second
-
-
-def orm(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run database work in a thread of its own (see the module docstring)."""
-    box: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            box["value"] = fn(*args, **kwargs)
-        except BaseException as exc:  # re-raised in the caller
-            box["error"] = exc
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join()
-    if "error" in box:
-        raise box["error"]
-    return box["value"]  # type: ignore[no-any-return]
-
-
-@dataclass
-class Stack:
-    base_url: str
-    market: Market
-    operator_password: str
-    procs: list[Proc]
-
-
-@pytest.fixture
-def ui_stack(transactional_db: None, redis_client: redis.Redis, tmp_path: Path) -> Iterator[Stack]:
-    market = market_create(
-        base="BTC", quote="USDT", tick_size=Decimal("0.01"), step_size=Decimal("0.00001"),
-        min_notional=Decimal("5"),
-    )  # fmt: skip
-    network_upsert(
-        coin="BTC", code="BTC", name="Bitcoin (simulated)", withdraw_fee=Decimal("0.0005"),
-        withdraw_min=Decimal("0.001"), withdraw_max=Decimal("5"), min_confirmations=2,
-    )  # fmt: skip
-    User.objects.create_superuser(username="operator", password="op-pass-123456")
-    port = free_port()
-    env = {
-        "SETTLE_SWEEP_AGE_S": "0.5",
-        "API_VERDICT_TIMEOUT": "5",
-        "WALLET_ADDRESS_COOLDOWN_S": "0",
-    }
-    procs = [
-        web_proc(port, tmp_path, **env).start(),
-        matcher_proc(["BTCUSDT"], tmp_path, **env).start(),
-        worker_proc(tmp_path, **env).start(),
-        beat_proc(tmp_path, **env).start(),
-    ]
-    try:
-        wait_web([port], procs)
-        wait_celery(procs[2])
-        yield Stack(f"http://127.0.0.1:{port}", market, "op-pass-123456", procs)
-    finally:
-        for proc in procs:
-            proc.stop()
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    executable = shutil.which("chromium")
-    if executable is None:
-        pytest.fail(
-            "chromium is not installed: run scripts/bootstrap.sh test"
-            " (Debian: apt-get install chromium)"
-        )
-    with pw.sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=executable, args=["--no-sandbox", "--disable-background-networking"]
-        )
-        yield b
-        b.close()
-
-
-def shot(page: Any, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 def fund(username: str, asset_id: int, amount: str) -> None:
@@ -156,8 +58,10 @@ def test_two_traders_trade_live_then_key_and_withdrawal(ui_stack: Stack, browser
     bob_ctx.add_init_script("delete window.WebSocket")
     ann, bob = ann_ctx.new_page(), bob_ctx.new_page()
     errors: list[str] = []
+    outside: list[str] = []  # requests to anywhere but the stack
     for page in (ann, bob):
         page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on("request", lambda r: None if r.url.startswith(base) else outside.append(r.url))
 
     # Sign up (logged in at once), log out from the header, log in again.
     signup(ann, base, "ann", "ann-pass-2468")
@@ -278,16 +182,28 @@ def test_two_traders_trade_live_then_key_and_withdrawal(ui_stack: Stack, browser
     )
 
     op = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
-    op.goto(base + "/admin/login/")
-    op.get_by_label("Username").fill("operator")
-    op.get_by_label("Password").fill(ui_stack.operator_password)
-    op.get_by_role("button", name="Log in").click()
+    admin_login(op, base, "operator", ui_stack.operator_password)
     op.goto(base + "/admin/wallet/withdrawal/?queue=review")
     queue = op.locator("#result_list tbody tr")
     expect(queue).to_have_count(1)
     expect(queue).to_contain_text("ann")
     expect(queue.locator("th").first).to_have_text(str(withdrawal.pk))
     shot(op, "admin-withdrawal-queue")
+
+    # Two-factor set-up: the key as a QR code drawn in the page; enrol with the app's code.
+    ann.goto(base + "/accounts/two-factor/")
+    ann.get_by_role("button", name="Set up two-factor authentication").click()
+    qr = ann.get_by_role("img", name="QR code of the otpauth address below")
+    expect(qr.locator("svg")).to_be_visible()
+    size = qr.locator("svg").bounding_box()
+    assert size is not None and size["width"] == size["height"] >= 150  # room for a camera
+    shot(ann, "two-factor")
+    secret = ann.get_by_label("Key (base32)").input_value()
+    ann.get_by_label("Code from the app").fill(f"{TOTP(b32decode(secret)).token():06d}")
+    ann.get_by_role("button", name="Turn on").click()
+    expect(ann.get_by_role("status")).to_have_text("Two-factor authentication is on.")
+    expect(qr).to_have_count(0)
+    assert outside == []  # nothing was loaded from anywhere but the stack
 
     # Site-styled error pages; logout over GET asks instead of a blank 405.
     assert ann.goto(base + "/no-such-page/").status == 404
