@@ -37,9 +37,15 @@ def order_hold_announce(*, user_id: int, asset_id: int) -> None:
     """After the commit that placed a hold (the acceptance statement or `order_hold_place`):
     the user's new position of the asset on their user data streams (outboundAccountPosition),
     as ledger_post announces every other balance change."""
+    order_holds_announce(pairs={(user_id, asset_id)})
+
+
+def order_holds_announce(*, pairs: Iterable[tuple[int, int]]) -> None:
+    """`order_hold_announce` for the (user id, asset id) pairs of several holds (the orders one
+    group commit accepted), in one call."""
     transaction.on_commit(
         functools.partial(
-            publish_quietly, balances_announce, pairs={(user_id, asset_id)},
+            publish_quietly, balances_announce, pairs=set(pairs),
             at_ms=time.time_ns() // 1_000_000,
         ),
         robust=True,

@@ -172,13 +172,35 @@ def commands_enqueue(
     if not items:
         return
     pipe = client.pipeline(transaction=False)
-    key = stream_key(symbol)
     for i, (cmd, rid) in enumerate(items):
-        fields: dict[str, str] = {"c": command_encode(cmd, rid)}
-        if requests and requests[i]:
-            fields["q"] = requests[i] or ""
-        pipe.xadd(key, fields, maxlen=MAXLEN, approximate=True)  # type: ignore[arg-type]
+        _xadd(pipe, symbol, cmd, rid, requests[i] if requests else None)
     pipe.execute()
+
+
+def commands_enqueue_markets(
+    client: redis.Redis, items: Sequence[tuple[str, StreamCommand, str | None]]
+) -> None:
+    """XADD (symbol, command, request id) items of any markets in order, in one round trip (the
+    orders one group commit accepted). Call only after the DB commit."""
+    if not items:
+        return
+    pipe = client.pipeline(transaction=False)
+    for symbol, cmd, rid in items:
+        _xadd(pipe, symbol, cmd, rid, None)
+    pipe.execute()
+
+
+def _xadd(
+    pipe: redis.client.Pipeline,
+    symbol: str,
+    cmd: StreamCommand,
+    rid: str | None,
+    request: str | None,
+) -> None:
+    fields: dict[str, str] = {"c": command_encode(cmd, rid)}
+    if request:
+        fields["q"] = request
+    pipe.xadd(stream_key(symbol), fields, maxlen=MAXLEN, approximate=True)  # type: ignore[arg-type]
 
 
 def command_resend(client: redis.Redis, symbol: str, body: str, request: str) -> None:

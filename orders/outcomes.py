@@ -277,7 +277,9 @@ async def order_place_decided(
 
     The answer is built from the verdict's payload; only a bare verdict (the matcher found the
     order already applied) is followed by a re-read."""
-    submitted = await db_call(lambda: services.order_place(user_id=user_id, symbol=symbol, **order))
+    submitted = await db_call(
+        lambda: services.order_place(user_id=user_id, symbol=symbol, group=True, **order)
+    )
     _log_submitted(submitted)
     if not (verdict or order["type"] not in NO_REFUSAL_TYPES):
         return _accepted(submitted)

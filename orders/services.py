@@ -10,17 +10,21 @@ from __future__ import annotations
 
 import functools
 import secrets
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import ROUND_UP, Decimal
 from typing import Any, TypeVar, cast
 
+import structlog
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, close_old_connections, connection, transaction
 from django.utils import timezone
+from prometheus_client import Counter, Histogram
 
 from admin_rbac.services import Actor, audit_record, audit_snapshot
-from clearing.holds import order_hold_announce
+from clearing.holds import order_hold_announce, order_holds_announce
 from clearing.models import LedgerAccount
 from exchange_site.errors import DomainError, InsufficientFunds, InvalidInput
 from exchange_site.money import AMOUNT_LIMIT
@@ -35,10 +39,11 @@ from matching.engine import (
 )
 from matching.engine.commands import Command
 from matching.requests import engine_request_record
-from matching.stream import StreamCommand, commands_enqueue
+from matching.stream import StreamCommand, commands_enqueue, commands_enqueue_markets
 from wallet.services import asset_get_or_create
 
 from . import risk, units
+from .acceptor import GroupRunner
 from .errors import (
     DUPLICATE_ORDER,
     MARKET_CLOSED,
@@ -60,6 +65,7 @@ from .models import OPEN_STATUSES, Market, Order
 from .selectors import market_cached, market_get, market_get_fresh
 from .verdicts import request_id_new
 
+log = structlog.get_logger(__name__)
 T = Order.Type
 F = TypeVar("F", bound=Callable[..., Any])
 # Margin over the visible book when estimating the hold of a market order by base quantity (or
@@ -388,13 +394,21 @@ _ACCEPT_SQL = (
 )
 
 
+def _max_open(market: Market) -> int:
+    return market.max_open_orders or settings.MAX_OPEN_ORDERS_PER_MARKET
+
+
+def _client_id(client_order_id: str | None) -> str:
+    return client_order_id or secrets.token_urlsafe(16)[:22]
+
+
 def _insert(market: Market, user_id: int, spec: _Spec, client_order_id: str | None) -> Order:
     """Insert the order and lock its hold: one statement, a transaction of its own unless the
     caller has one (then in a savepoint). Raises, writing nothing.
 
     A market with a per-user order rate (a Redis counter) first counts the open orders and the
     rate, in the contract's order, in the transaction that then inserts."""
-    limit = market.max_open_orders or settings.MAX_OPEN_ORDERS_PER_MARKET
+    limit = _max_open(market)
     if market.user_order_rate_limit:
         with transaction.atomic():
             risk.open_orders_check(market, user_id)
@@ -409,32 +423,168 @@ def _insert(market: Market, user_id: int, spec: _Spec, client_order_id: str | No
 def _insert_call(
     market: Market, user_id: int, spec: _Spec, client_order_id: str | None, limit: int
 ) -> Order:
-    client_order_id = client_order_id or secrets.token_urlsafe(16)[:22]
-    f = spec.fields
+    client_order_id = _client_id(client_order_id)
     with connection.cursor() as cur:
-        cur.execute(
-            _ACCEPT_SQL,
-            [
-                user_id, market.pk, market.config_version, limit, client_order_id, f["side"],
-                f["type"], f["time_in_force"], f["price"], f["stop_price"], f["quantity"],
-                f["quote_order_qty"], f["stp_mode"], spec.hold_asset_id, spec.hold_amount,
-            ],
-        )  # fmt: skip
+        cur.execute(_ACCEPT_SQL, _accept_args(market, user_id, spec, client_order_id, limit))
         row = cur.fetchone()
     assert row is not None
+    return _accepted_order(market, user_id, spec, client_order_id, row[0], row[1])
+
+
+def _accept_args(
+    market: Market, user_id: int, spec: _Spec, client_order_id: str, limit: int
+) -> list[Any]:
+    """orders_order_accept's arguments, in order."""
+    f = spec.fields
+    return [
+        user_id, market.pk, market.config_version, limit, client_order_id, f["side"], f["type"],
+        f["time_in_force"], f["price"], f["stop_price"], f["quantity"], f["quote_order_qty"],
+        f["stp_mode"], spec.hold_asset_id, spec.hold_amount,
+    ]  # fmt: skip
+
+
+def _accepted_order(
+    market: Market,
+    user_id: int,
+    spec: _Spec,
+    client_order_id: str,
+    order_id: int,
+    created_at: datetime,
+) -> Order:
     order = Order(
-        id=row[0], user_id=user_id, market=market, client_order_id=client_order_id,
-        created_at=row[1], updated_at=row[1], **f,
+        id=order_id, user_id=user_id, market=market, client_order_id=client_order_id,
+        created_at=created_at, updated_at=created_at, **spec.fields,
     )  # fmt: skip
     order._state.adding = False
     order._state.db = connection.alias
     return order
 
 
+# ------------------------------------------------------------------ acceptance in groups
+#
+# The API's placements (order_place(group=True)) hand the acceptance statement to one thread per
+# process, which runs the orders that arrived together in one statement and one transaction
+# (orders_order_accept_group, orders migration 0008: orders_order_accept per order, each in a
+# subtransaction, refusals returned instead of raised), then appends their commands to the
+# streams in one Redis round trip. Validation stays with each request, on its own thread.
+
+
+@dataclass(frozen=True, slots=True)
+class _Acceptance:
+    """A validated order waiting for its group's statement."""
+
+    market: Market
+    user_id: int
+    spec: _Spec
+    client_order_id: str
+    limit: int
+    request_id: str  # made on the request's thread: derived from the HTTP request's id
+
+
+class _GroupFailed(Exception):
+    """The group's statement failed as a whole (not a refusal): accept the order alone."""
+
+
+GROUP_SIZE = Histogram(
+    "exchange_order_accept_group_size",
+    "Orders per group commit of acceptances",
+    buckets=(1, 2, 4, 8, 16, 32, 64),
+)
+GROUP_RETRIES = Counter(
+    "exchange_order_accept_group_retries_total",
+    "Acceptance groups rerun after a deadlock or serialization failure",
+)
+GROUP_FAILURES = Counter(
+    "exchange_order_accept_group_failures_total",
+    "Acceptance groups failed as a whole (their orders then accepted one by one)",
+)
+_GROUP_ATTEMPTS = 3  # a deadlock or serialization failure reruns the whole group
+_RETRYABLE = ("40P01", "40001")  # deadlock_detected, serialization_failure
+# One array parameter per column of orders_order_accept, so the statement's text never changes.
+_ACCEPT_GROUP_SQL = (
+    "SELECT order_id, created_at, refusal FROM orders_order_accept_group("
+    "%s::bigint[], %s::bigint[], %s::bigint[], %s::integer[], %s::varchar[], %s::varchar[],"
+    " %s::varchar[], %s::varchar[], %s::numeric[], %s::numeric[], %s::numeric[],"
+    " %s::numeric[], %s::varchar[], %s::bigint[], %s::numeric[])"
+)
+
+
+def _accept_group(group: list[_Acceptance]) -> list[Submitted | BaseException]:
+    """On the group thread: accept the orders in one transaction, in the global lock order
+    (user, then hold asset); after the commit, announce the holds and append the commands in
+    one pipeline. Per order: the Submitted, the refusal as the IntegrityError the single
+    statement would raise, or _GroupFailed when the transaction failed as a whole."""
+    close_old_connections()  # as the API's thread pool does (exchange_site/binance/db.py)
+    ranked = sorted(
+        range(len(group)), key=lambda i: (group[i].user_id, group[i].spec.hold_asset_id)
+    )
+    args = [_accept_args(a.market, a.user_id, a.spec, a.client_order_id, a.limit)
+            for a in (group[i] for i in ranked)]  # fmt: skip
+    GROUP_SIZE.observe(len(group))
+    rows, error = None, None
+    for attempt in range(_GROUP_ATTEMPTS):
+        if attempt:
+            GROUP_RETRIES.inc()
+        try:
+            with transaction.atomic(durable=True), connection.cursor() as cur:
+                cur.execute(_ACCEPT_GROUP_SQL, [list(column) for column in zip(*args, strict=True)])
+                rows = cur.fetchall()
+            break
+        except DatabaseError as exc:
+            error = exc
+            if getattr(exc.__cause__, "sqlstate", None) not in _RETRYABLE:
+                break
+    if rows is None:
+        GROUP_FAILURES.inc()
+        log.warning("order.accept_group_failed", size=len(group), error=repr(error))
+        return [_GroupFailed() for _ in group]
+    results: list[Submitted | BaseException] = [_GroupFailed()] * len(group)
+    accepted: list[tuple[_Acceptance, Submitted]] = []
+    for i, (order_id, created_at, refusal) in zip(ranked, rows, strict=True):
+        a = group[i]
+        if refusal is not None:
+            results[i] = IntegrityError(refusal)
+            continue
+        order = _accepted_order(
+            a.market, a.user_id, a.spec, a.client_order_id, order_id, created_at
+        )
+        submitted = Submitted(order, a.request_id)
+        results[i] = submitted
+        accepted.append((a, submitted))
+    order_holds_announce(pairs={(a.user_id, a.spec.hold_asset_id) for a, _ in accepted})
+    try:
+        commands_enqueue_markets(get_redis(), [
+            (a.market.symbol, place_command(s.order, a.market, a.spec.hold_amount), s.request_id)
+            for a, s in accepted
+        ])  # fmt: skip
+    except Exception as exc:  # committed: each caller gets the error, as after its own commit
+        for i in ranked:
+            if isinstance(results[i], Submitted):
+                results[i] = exc
+    return results
+
+
+_acceptor_lock = threading.Lock()
+_acceptor: GroupRunner[_Acceptance, Submitted] | None = None
+
+
+def order_acceptor() -> GroupRunner[_Acceptance, Submitted]:
+    """This process's group thread for acceptances (started on the first order)."""
+    global _acceptor
+    if _acceptor is None:
+        with _acceptor_lock:
+            if _acceptor is None:
+                _acceptor = GroupRunner(
+                    _accept_group, max_size=settings.ORDER_ACCEPT_GROUP_MAX, name="order-accept"
+                )
+    return _acceptor
+
+
 def _refusals_mapped(fn: F) -> F:
     """Map the acceptance statement's refusals (and the insert trigger's, migration 0005) to
     their codes: the open-client-id unique violation and a market no longer trading to -2010,
-    MAX_NUM_ORDERS to -1013, short funds to -2010; a changed market to _MarketChanged."""
+    MAX_NUM_ORDERS to -1013, short funds to -2010; a changed market to _MarketChanged. A
+    group's refusal of an order arrives as the same IntegrityError (its message)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -471,8 +621,13 @@ def order_place(
     client_order_id: str | None = None,
     stp_mode: str = "NONE",
     validate_only: bool = False,
+    group: bool = False,
 ) -> Submitted:
     """Accept an order: validate, lock its hold, insert it PENDING_NEW; then enqueue it.
+
+    With `group` (the API's placements), the acceptance statement runs in one transaction with
+    the other orders this process accepts at the same moment (order_acceptor); not inside a
+    caller's transaction, nor on a market with a per-user order rate: those accept alone.
 
     Validates against this process's copy of the market (orders.selectors.market_cached); the
     acceptance statement refuses when the market changed since, and a refusal by validation
@@ -490,7 +645,7 @@ def order_place(
     while True:
         try:
             return _order_place_once(
-                user_id, symbol, params, client_order_id, validate_only, fresh=fresh
+                user_id, symbol, params, client_order_id, validate_only, fresh=fresh, group=group
             )
         except _MarketChanged:
             fresh = True  # read the market again (and cache it); once more if it changes again
@@ -505,6 +660,7 @@ def _order_place_once(
     validate_only: bool,
     *,
     fresh: bool,
+    group: bool = False,
 ) -> Submitted:
     # order/test (validate_only) writes nothing the statement could check: it reads the market.
     cached = not (fresh or validate_only)
@@ -521,6 +677,19 @@ def _order_place_once(
         if _available(user_id, spec.hold_asset_id) < spec.hold_amount:
             raise InsufficientFunds()
         return Submitted(Order(user_id=user_id, market=market, **spec.fields), "")
+    if (
+        group
+        and settings.ORDER_ACCEPT_GROUP_MAX > 0
+        and not market.user_order_rate_limit
+        and not connection.in_atomic_block
+    ):
+        acceptance = _Acceptance(
+            market, user_id, spec, _client_id(client_order_id), _max_open(market), request_id_new()
+        )
+        try:
+            return order_acceptor().submit(acceptance)  # a refusal raises as the statement's
+        except _GroupFailed:
+            client_order_id = acceptance.client_order_id  # accepted alone, below
     order = _insert(market, user_id, spec, client_order_id)
     order_hold_announce(user_id=user_id, asset_id=spec.hold_asset_id)
     rid = request_id_new()

@@ -117,6 +117,9 @@ with contextlib.suppress(OSError):
 
 # Per-user risk limit: open orders per market (the MAX_NUM_ORDERS filter).
 MAX_OPEN_ORDERS_PER_MARKET = env("MAX_OPEN_ORDERS_PER_MARKET", 200, cast=int)
+# Group commit of the API's order acceptances (docs/order-path.md): at most this many orders
+# per transaction, under PostgreSQL's 64 cached subtransactions; 0 accepts each order alone.
+ORDER_ACCEPT_GROUP_MAX = env("ORDER_ACCEPT_GROUP_MAX", 32, cast=int)
 
 REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
 PORT = env("PORT", 8000, cast=int)
