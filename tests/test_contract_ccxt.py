@@ -10,6 +10,7 @@ import ccxt
 import pytest
 
 from clearing.tests.helpers import assert_ledger_invariants
+from tests.ccxt_config import ccxt_config
 from tests.live import LiveStack, Trader
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -18,23 +19,8 @@ SYMBOL = "BTC/USDT"
 
 def client(stack: LiveStack, trader: Trader | None = None, **options: object) -> ccxt.binance:
     """ccxt.binance configured as the contract's section 8 shows, every API family local."""
-    api = {key: f"{stack.base_url}/x/{key}" for key in ccxt.binance().urls["api"]}
-    api |= {"public": stack.base_url + "/api/v3", "private": stack.base_url + "/api/v3"}
-    config: dict[str, object] = {
-        "urls": {"api": api},
-        "options": {
-            "defaultType": "spot",
-            "fetchMarkets": {"types": ["spot"]},
-            "fetchCurrencies": False,
-            "fetchMargins": False,
-            "fetchOpenOrders": {"warnWithoutSymbol": False},
-            **options,
-        },
-        "timeout": 15000,
-    }
-    if trader is not None:
-        config |= {"apiKey": trader.api_key, "secret": trader.secret}
-    exchange = ccxt.binance(config)
+    options = {"fetchOpenOrders": {"warnWithoutSymbol": False}, **options}
+    exchange = ccxt.binance(ccxt_config(stack.base_url, trader, options=options))
     exchange.load_markets()
     return exchange
 

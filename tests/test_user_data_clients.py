@@ -17,6 +17,7 @@ from binance.ws.websocket_api import WebsocketAPI
 
 from clearing.tests.helpers import assert_ledger_invariants
 from exchange_site.redis import get_redis
+from tests.ccxt_config import ccxt_config
 from tests.live import LiveStack, Trader
 from tests.userstream import ws_url
 from userdata.publish import listening_users
@@ -28,29 +29,11 @@ SYMBOL = "BTC/USDT"
 def pro_client(stack: LiveStack, trader: Trader) -> ccxt.pro.binance:
     """ccxt.pro.binance as the contract's section 8 configures it: every REST family and both
     WebSocket URLs local."""
-    api: dict[str, Any] = {key: f"{stack.base_url}/x/{key}" for key in ccxt.binance().urls["api"]}
-    api |= {
-        "public": stack.base_url + "/api/v3",
-        "private": stack.base_url + "/api/v3",
-        "ws": {
-            "spot": ws_url(stack.base_url, "/ws"),
-            "ws-api": {"spot": ws_url(stack.base_url, "/ws-api/v3")},
-        },
+    ws = {
+        "spot": ws_url(stack.base_url, "/ws"),
+        "ws-api": {"spot": ws_url(stack.base_url, "/ws-api/v3")},
     }
-    return ccxt.pro.binance(
-        {
-            "apiKey": trader.api_key,
-            "secret": trader.secret,
-            "urls": {"api": api},
-            "options": {
-                "defaultType": "spot",
-                "fetchMarkets": {"types": ["spot"]},
-                "fetchCurrencies": False,
-                "fetchMargins": False,
-            },
-            "timeout": 15000,
-        }
-    )
+    return ccxt.pro.binance(ccxt_config(stack.base_url, trader, ws=ws))
 
 
 async def eventually(check: Any, timeout: float = 20) -> Any:

@@ -17,6 +17,7 @@ from django.db import connection
 from clearing.tests.helpers import assert_ledger_invariants, assert_orders_accounted
 from orders.services import order_place
 from tests.burst import burst
+from tests.ccxt_config import ccxt_config
 from tests.live import LiveStack, Trader
 from tests.procs import web_proc
 from tests.userstream import closing_promptly
@@ -29,24 +30,9 @@ def pro_client(stack: LiveStack, trader: Trader | None = None) -> Any:
     """ccxt.pro.binance with every REST family and every WebSocket URL on the local host."""
     ws_base = stack.base_url.replace("http://", "ws://")
     default = ccxt.pro.binance().urls["api"]
-    api: dict[str, Any] = {k: f"{stack.base_url}/x/{k}" for k in default if k != "ws"}
-    api |= {"public": stack.base_url + "/api/v3", "private": stack.base_url + "/api/v3"}
     ws: dict[str, Any] = {k: ws_base + "/ws" for k in default["ws"] if k != "ws-api"}
     ws["ws-api"] = {k: ws_base + "/ws-api/v3" for k in default["ws"]["ws-api"]}
-    api["ws"] = ws
-    config: dict[str, Any] = {
-        "urls": {"api": api},
-        "options": {
-            "defaultType": "spot",
-            "fetchMarkets": {"types": ["spot"]},
-            "fetchCurrencies": False,
-            "fetchMargins": False,
-        },
-        "timeout": 15000,
-    }
-    if trader is not None:
-        config |= {"apiKey": trader.api_key, "secret": trader.secret}
-    return ccxt.pro.binance(config)
+    return ccxt.pro.binance(ccxt_config(stack.base_url, trader, ws=ws))
 
 
 def _closing(fn: Any, *args: Any, **kwargs: Any) -> Any:
