@@ -74,6 +74,39 @@ def order_post(stack: LiveStack, trader: Trader, side: str) -> httpx.Response:
 
 
 @contextlib.contextmanager
+def stack_procs_running(
+    tmp_path: Path,
+    port: int,
+    env: Mapping[str, str],
+    *,
+    only: Collection[str] = ("web", "matcher", "worker", "beat"),
+    proc_env: Mapping[str, Mapping[str, str]] | None = None,
+    matcher_options: Sequence[str] = (),
+) -> Iterator[list[Proc]]:
+    """The stack's processes on the test database, the web on `port`, until they are stopped
+    together. `env` is every process's environment, `proc_env` one process's (by name, over
+    `env`); `only` names the processes to start (the web among them), and `matcher_options` are
+    added to the matcher's command line. Yields the processes once the web answers."""
+
+    def env_of(name: str) -> dict[str, str]:
+        return {**env, **(proc_env or {}).get(name, {})}
+
+    assert "web" in only, "the stack is ready when its web process answers"
+    procs = [
+        web_proc(port, tmp_path, **env_of("web")),
+        matcher_proc(["BTCUSDT"], tmp_path, *matcher_options, **env_of("matcher")),
+        worker_proc(tmp_path, **env_of("worker")),
+        beat_proc(tmp_path, **env_of("beat")),
+    ]
+    procs = [proc.start() for proc in procs if proc.name in only]
+    try:
+        wait_web([port], procs)
+        yield procs
+    finally:
+        stop_all(procs)
+
+
+@contextlib.contextmanager
 def live_stack_running(
     tmp_path: Path,
     env: Mapping[str, str] | None = None,
@@ -82,10 +115,9 @@ def live_stack_running(
     proc_env: Mapping[str, Mapping[str, str]] | None = None,
     matcher_options: Sequence[str] = (),
 ) -> Iterator[LiveStack]:
-    """The stack on the test database (transactional_db and a clean Redis needed). `env`
-    overrides every process's environment (e.g. a rate limit), `proc_env` one process's (by
-    name, over `env`); `only` names the processes to start (the web among them), and
-    `matcher_options` are added to the matcher's command line."""
+    """The stack on the test database (transactional_db and a clean Redis needed) with a market
+    and two funded traders; `env` overrides every process's environment (e.g. a rate limit), the
+    rest as in `stack_procs_running`."""
     market = market_create(
         base="BTC", quote="USDT", tick_size=Decimal("0.01"), step_size=Decimal("0.00001"),
         min_notional=Decimal("5"),
@@ -98,23 +130,10 @@ def live_stack_running(
         "USERDATA_KEY_CHECK_S": "1",
         **(env or {}),
     }
-
-    def env_of(name: str) -> dict[str, str]:
-        return {**common, **(proc_env or {}).get(name, {})}
-
-    assert "web" in only, "the stack is ready when its web process answers"
-    procs = [
-        web_proc(port, tmp_path, **env_of("web")),
-        matcher_proc(["BTCUSDT"], tmp_path, *matcher_options, **env_of("matcher")),
-        worker_proc(tmp_path, **env_of("worker")),
-        beat_proc(tmp_path, **env_of("beat")),
-    ]
-    procs = [proc.start() for proc in procs if proc.name in only]
-    try:
-        wait_web([port], procs)
+    with stack_procs_running(
+        tmp_path, port, common, only=only, proc_env=proc_env, matcher_options=matcher_options
+    ) as procs:
         yield LiveStack(f"http://127.0.0.1:{port}", market, alice, bob, procs)
-    finally:
-        stop_all(procs)
 
 
 @pytest.fixture

@@ -13,10 +13,10 @@ import pytest
 import redis
 
 from accounts.models import User
-from bench.harness.procs import free_port, wait_celery, wait_web
+from bench.harness.procs import free_port, wait_celery
 from orders.services import market_create
 from tests.browser.support import Stack
-from tests.procs import beat_proc, matcher_proc, web_proc, worker_proc
+from tests.live import stack_procs_running
 from wallet.services.networks import network_upsert
 
 
@@ -39,19 +39,9 @@ def ui_stack(transactional_db: None, redis_client: redis.Redis, tmp_path: Path) 
         "API_VERDICT_TIMEOUT": "5",
         "WALLET_ADDRESS_COOLDOWN_S": "0",
     }
-    procs = [
-        web_proc(port, tmp_path, **env).start(),
-        matcher_proc(["BTCUSDT"], tmp_path, **env).start(),
-        worker_proc(tmp_path, **env).start(),
-        beat_proc(tmp_path, **env).start(),
-    ]
-    try:
-        wait_web([port], procs)
-        wait_celery(procs[2])
+    with stack_procs_running(tmp_path, port, env) as procs:
+        wait_celery(next(proc for proc in procs if proc.name == "worker"))
         yield Stack(f"http://127.0.0.1:{port}", market, "op-pass-123456", procs)
-    finally:
-        for proc in procs:
-            proc.stop()
 
 
 @pytest.fixture
