@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import secrets
 from collections.abc import Iterable
 
@@ -11,6 +10,7 @@ from django.conf import settings
 from django.db import transaction
 
 from admin_rbac.services import Actor, audit_record
+from exchange_site.clientip import Network, NotANetwork, networks_parse
 from exchange_site.errors import DomainError, InvalidInput
 from exchange_site.redis import get_redis
 from userdata.publish import publish_quietly, user_control_publish
@@ -41,17 +41,12 @@ def user_create(
     return user
 
 
-def ip_allowlist_parse(raw: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+def ip_allowlist_parse(raw: str) -> list[Network]:
     """Parse 'a.b.c.d, net/len, ...'; raise InvalidInput on anything else."""
-    networks = []
-    for part in (p.strip() for p in raw.split(",")):
-        if not part:
-            continue
-        try:
-            networks.append(ipaddress.ip_network(part, strict=False))
-        except ValueError as exc:
-            raise InvalidInput(f"invalid IP or network {part!r}") from exc
-    return networks
+    try:
+        return list(networks_parse(raw))
+    except NotANetwork as exc:
+        raise InvalidInput(f"invalid IP or network {exc.text!r}") from exc
 
 
 @transaction.atomic(durable=True)

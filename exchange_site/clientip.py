@@ -28,8 +28,16 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
+class NotANetwork(ValueError):
+    """An entry of a network list that is neither a CIDR nor an address (`text`)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(f"not an IP network: {text!r}")
+        self.text = text
+
+
 def networks_parse(raw: str | Iterable[str]) -> tuple[Network, ...]:
-    """A comma list (or an iterable) of CIDRs or single addresses; ValueError names a bad one."""
+    """A comma list (or an iterable) of CIDRs or single addresses; NotANetwork names a bad one."""
     items = raw.split(",") if isinstance(raw, str) else raw
     out: list[Network] = []
     for item in items:
@@ -39,7 +47,7 @@ def networks_parse(raw: str | Iterable[str]) -> tuple[Network, ...]:
         try:
             out.append(ipaddress.ip_network(text, strict=False))
         except ValueError as exc:
-            raise ValueError(f"not an IP network: {text!r}") from exc
+            raise NotANetwork(text) from exc
     return tuple(out)
 
 

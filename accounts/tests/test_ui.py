@@ -167,16 +167,16 @@ def _qr_modules(svg: str) -> set[tuple[int, int]]:
     path of horizontal runs (M/m moves, h runs, in module units) that segno writes."""
     path = re.search(r'<path[^>]*stroke="#000"[^>]*d="([^"]+)"', svg)
     assert path is not None, svg[:300]
-    x = y = 0.0
+    x = y = Decimal(0)  # segno's coordinates are half modules (the stroke's centre line)
     dark: set[tuple[int, int]] = set()
     for op, a, b in re.findall(r"([Mmh])(-?[\d.]+)(?: (-?[\d.]+))?", path.group(1)):
         if op == "M":
-            x, y = float(a), float(b)
+            x, y = Decimal(a), Decimal(b)
         elif op == "m":
-            x, y = x + float(a), y + float(b)
+            x, y = x + Decimal(a), y + Decimal(b)
         else:
             dark.update((int(y), int(x) + i) for i in range(int(a)))
-            x += float(a)
+            x += Decimal(a)
     top, left = min(r for r, _ in dark), min(c for _, c in dark)
     return {(r - top, c - left) for r, c in dark}
 
